@@ -1,0 +1,15 @@
+//! neon-promote: Neon's snapshot-based preview, promotion and rollback workflow, as a GitHub
+//! Action and a CLI. `main.rs` reads top-down: config → context → dispatch → report → exit code.
+
+pub mod commands;
+pub mod config;
+pub mod ctx;
+pub mod event;
+pub mod github;
+pub mod http;
+pub mod neon;
+pub mod outcome;
+pub mod poll;
+pub mod render;
+pub mod retry;
+pub mod runner;

@@ -1,0 +1,169 @@
+//! The subset of Neon's API v2 schema that neon-promote reads and sends, checked against the
+//! pinned OpenAPI spec (`public-v2-for-users.gen.yaml` in `@neondatabase/api-client@2.7.3`).
+//! Unknown fields are ignored so that additions to the API never break a run.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Branch {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub current_state: String,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// The snapshot this branch was restored from (set on the branch a restore creates).
+    #[serde(default)]
+    pub restored_from: Option<String>,
+    #[serde(default)]
+    pub created_at: String,
+}
+
+impl Branch {
+    /// Snapshots can only be taken of root branches.
+    pub fn is_root(&self) -> bool {
+        self.parent_id.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Snapshot {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub source_branch_id: Option<String>,
+    pub created_at: String,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub manual: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Operation {
+    pub id: String,
+    pub action: String,
+    pub status: OperationStatus,
+    #[serde(default)]
+    pub branch_id: Option<String>,
+    #[serde(default)]
+    pub endpoint_id: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperationStatus {
+    Scheduling,
+    Running,
+    Finished,
+    Failed,
+    Error,
+    Cancelling,
+    Cancelled,
+    Skipped,
+    #[serde(other)]
+    Unknown,
+}
+
+impl OperationStatus {
+    /// finished, skipped and cancelled end a wait; failed and error end it as a failure.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Finished | Self::Skipped | Self::Cancelled | Self::Failed | Self::Error)
+    }
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::Error)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Endpoint {
+    pub id: String,
+    pub branch_id: String,
+    pub host: String,
+    #[serde(rename = "type")]
+    pub kind: EndpointType,
+    #[serde(default)]
+    pub current_state: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointType {
+    ReadWrite,
+    ReadOnly,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ConnectionDetails {
+    pub connection_uri: String,
+    pub connection_parameters: ConnectionParameters,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ConnectionParameters {
+    pub database: String,
+    pub password: String,
+    pub role: String,
+    pub host: String,
+    pub pooler_host: String,
+}
+
+/// What a mutating call returns: the resource and the operations to wait for.
+#[derive(Debug, Clone)]
+pub struct WithOps<T> {
+    pub value: T,
+    pub operations: Vec<Operation>,
+}
+
+/// `POST /projects/{p}/branches` answer (201).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedBranch {
+    pub branch: Branch,
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+    #[serde(default)]
+    pub connection_uris: Vec<ConnectionDetails>,
+}
+
+/// Body of `POST /projects/{p}/branches`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CreateBranch {
+    pub name: String,
+    pub parent_id: String,
+    /// RFC 3339 with seconds precision.
+    pub expires_at: Option<String>,
+    /// Give the branch a read-write compute in the same call.
+    pub read_write_endpoint: bool,
+}
+
+/// Body of `PATCH /projects/{p}/branches/{b}` (`{"branch": {...}}`); `None` leaves a field.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct UpdateBranch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protected: Option<bool>,
+    /// `Some(None)` clears the expiry (sends `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Option<String>>,
+}
+
+/// Body of `POST /projects/{p}/snapshots/{s}/restore`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct RestoreSnapshot {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_branch_id: Option<String>,
+    pub finalize_restore: bool,
+}
