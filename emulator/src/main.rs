@@ -1,0 +1,92 @@
+//! `neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N]
+//! [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY]`: the emulator as a process,
+//! for benchmarks, neonctl and the container smoke test.
+
+use std::time::Duration;
+
+use neon_emulator::{Emulator, Options, Seed};
+
+const USAGE: &str = "usage: neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N] [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY]";
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut opts = Options::default();
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("serve") => {}
+        Some("-h" | "--help") | None => return Err(USAGE.to_string()),
+        Some(other) => return Err(format!("unknown command {other:?}\n{USAGE}")),
+    }
+    while let Some(flag) = it.next() {
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (flag.as_str(), None),
+        };
+        if name == "-h" || name == "--help" {
+            return Err(USAGE.to_string());
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => it
+                .next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))?,
+        };
+        let num = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{name}: not a number: {v:?}"))
+        };
+        match name {
+            "--port" => {
+                opts.port = num(&value)?
+                    .try_into()
+                    .map_err(|_| format!("{name}: out of range"))?
+            }
+            "--latency-ms" => opts.latency = Duration::from_millis(num(&value)?),
+            "--op-ms" => opts.op_duration = Duration::from_millis(num(&value)?),
+            "--snapshot-quota" => opts.snapshot_quota = num(&value)? as usize,
+            "--project-id" => opts.project_id = value,
+            "--api-key" => opts.api_key = Some(value),
+            "--seed" => {
+                opts.seed = match value.as_str() {
+                    "empty" => Seed::Empty,
+                    "demo" => Seed::Demo,
+                    "nothing" => Seed::Nothing,
+                    _ => {
+                        return Err(format!(
+                            "--seed: expected empty, demo or nothing, got {value:?}"
+                        ));
+                    }
+                }
+            }
+            _ => return Err(format!("unknown option {name}\n{USAGE}")),
+        }
+    }
+    Ok(opts)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match parse(&args) {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(2);
+        }
+    };
+    let emulator = match Emulator::try_start(opts).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("neon-emulator: cannot listen: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("listening on {}", emulator.url());
+    println!(
+        "neon api: {}  github api: {}  project: {}",
+        emulator.neon_api(),
+        emulator.github_api(),
+        emulator.project_id()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+}

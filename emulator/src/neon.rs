@@ -1,0 +1,425 @@
+//! Neon API v2 routes under `/api/v2`: request parsing and answer shapes (as the pinned OpenAPI
+//! spec has them); every rule is in [`crate::state`].
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::state::{
+    ApiError, ApiResult, Branch, CreateBranchReq, EndpointType, ListBranchesQuery, RestoreReq,
+    State, UpdateBranchReq,
+};
+use crate::{Req, Resp, Shared, segments};
+
+/// The error body `{code, message, request_id}`.
+pub(crate) fn error_resp(e: &ApiError, headers: &hyper::HeaderMap) -> Resp {
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(crate::state::uuid);
+    Resp::json(
+        e.status,
+        &json!({"code": e.code, "message": e.message, "request_id": request_id}),
+    )
+}
+
+/// The message of an injected status.
+pub(crate) fn status_message(status: u16) -> &'static str {
+    match status {
+        400 => "bad request",
+        401 => "authentication required",
+        403 => "forbidden",
+        404 => "not found",
+        409 => "conflict",
+        423 => {
+            "project already has running conflicting operations, scheduling of new ones is prohibited"
+        }
+        429 => "rate limit exceeded",
+        500 => "internal server error",
+        502 => "bad gateway",
+        503 => "service unavailable",
+        504 => "gateway timeout",
+        _ => "error",
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError::new(400, msg)
+}
+
+/// An optional string field; present-but-not-a-string is a 400 like a schema violation.
+fn opt_str(obj: Option<&Value>, key: &str) -> ApiResult<Option<String>> {
+    match obj.and_then(|o| o.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(bad(format!("{key}: must be a string"))),
+    }
+}
+
+fn opt_bool(obj: Option<&Value>, key: &str) -> ApiResult<Option<bool>> {
+    match obj.and_then(|o| o.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(bad(format!("{key}: must be a boolean"))),
+    }
+}
+
+fn endpoint_type(v: &Value) -> ApiResult<EndpointType> {
+    match v.get("type").and_then(Value::as_str) {
+        Some("read_write") => Ok(EndpointType::ReadWrite),
+        Some("read_only") => Ok(EndpointType::ReadOnly),
+        _ => Err(bad("endpoint type: must be read_write or read_only")),
+    }
+}
+
+/// The body as JSON; a body that is present but not JSON is a 400.
+fn json_body(req: &Req) -> ApiResult<Option<&Value>> {
+    if req.raw_body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    req.body
+        .as_ref()
+        .map(Some)
+        .ok_or_else(|| bad("request body is not valid JSON"))
+}
+
+fn ops_json(ops: &[crate::state::Operation], now: jiff::Timestamp) -> Vec<Value> {
+    ops.iter().map(|o| o.to_json(now)).collect()
+}
+
+#[derive(Serialize)]
+struct Pagination {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+    sort_by: &'static str,
+    sort_order: &'static str,
+}
+
+#[derive(Serialize)]
+struct BranchList<'a> {
+    branches: Vec<&'a Branch>,
+    annotations: Map<String, Value>,
+    pagination: Pagination,
+}
+
+pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
+    if let Err(e) = authorize(shared, req) {
+        return error_resp(&e, &req.headers);
+    }
+    let mut state = shared.state.lock().unwrap();
+    state.refresh();
+    match dispatch(&mut state, req) {
+        Ok(resp) => resp,
+        Err(e) => error_resp(&e, &req.headers),
+    }
+}
+
+fn authorize(shared: &Shared, req: &Req) -> ApiResult<()> {
+    let header = req.header("authorization").unwrap_or("");
+    let key = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .unwrap_or("")
+        .trim();
+    if key.is_empty() {
+        return Err(ApiError::new(401, "authentication required"));
+    }
+    if shared.api_key.as_deref().is_some_and(|k| k != key) {
+        return Err(ApiError::new(401, "invalid API key"));
+    }
+    Ok(())
+}
+
+fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
+    let segs = segments(&req.path, "/api/v2");
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let m = req.method.as_str();
+    let ["projects", project, rest @ ..] = s.as_slice() else {
+        return Err(ApiError::not_found("resource"));
+    };
+    if *project != st.project.id {
+        return Err(ApiError::not_found("project"));
+    }
+    let now = st.now();
+    match (m, rest) {
+        ("GET", []) => Ok(Resp::json(200, &json!({"project": st.project}))),
+
+        ("GET", ["branches"]) => {
+            let q = ListBranchesQuery {
+                search: req.q("search").map(str::to_string),
+                sort_by: req.q("sort_by").map(str::to_string),
+                sort_order: req.q("sort_order").map(str::to_string),
+                limit: req.q("limit").map(str::to_string),
+                cursor: req.q("cursor").map(str::to_string),
+            };
+            let page = st.list_branches(&q)?;
+            let body = BranchList {
+                pagination: Pagination {
+                    next: page.next,
+                    sort_by: page.sort_by.as_str(),
+                    sort_order: if page.desc { "desc" } else { "asc" },
+                },
+                branches: page.branches,
+                annotations: Map::new(),
+            };
+            Ok(Resp::json(200, &body))
+        }
+        ("GET", ["branches", "count"]) => {
+            let search = req.q("search").unwrap_or("");
+            let count = st
+                .branches
+                .values()
+                .filter(|b| b.name.contains(search))
+                .count();
+            Ok(Resp::json(200, &json!({"count": count})))
+        }
+        ("POST", ["branches"]) => {
+            let body = json_body(req)?;
+            let branch = body.and_then(|b| b.get("branch"));
+            let endpoints = match body.and_then(|b| b.get("endpoints")) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => {
+                    a.iter().map(endpoint_type).collect::<ApiResult<Vec<_>>>()?
+                }
+                Some(_) => return Err(bad("endpoints: must be an array")),
+            };
+            let created = st.create_branch(CreateBranchReq {
+                name: opt_str(branch, "name")?,
+                parent_id: opt_str(branch, "parent_id")?,
+                expires_at: opt_str(branch, "expires_at")?,
+                protected: opt_bool(branch, "protected")?,
+                endpoints,
+            })?;
+            let id = created.branch.id.clone();
+            Ok(Resp::json(
+                201,
+                &json!({
+                    "branch": created.branch,
+                    "endpoints": created.endpoints,
+                    "operations": ops_json(&created.operations, now),
+                    "roles": st.roles_json(&id, now),
+                    "databases": st.databases_json(&id, now),
+                    "connection_uris": st.connection_details(&id),
+                }),
+            ))
+        }
+        ("GET", ["branches", b]) => {
+            let branch = st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
+            Ok(Resp::json(200, &json!({"branch": branch})))
+        }
+        ("PATCH", ["branches", b]) => {
+            let body = json_body(req)?.ok_or_else(|| bad("request body is required"))?;
+            let branch = body
+                .get("branch")
+                .filter(|v| v.is_object())
+                .ok_or_else(|| bad("branch: is required"))?;
+            let expires_at = match branch.get("expires_at") {
+                None => None,
+                Some(Value::Null) => Some(None),
+                Some(Value::String(s)) => Some(Some(s.clone())),
+                Some(_) => return Err(bad("expires_at: must be a string or null")),
+            };
+            let (branch, ops) = st.update_branch(
+                b,
+                UpdateBranchReq {
+                    name: opt_str(Some(branch), "name")?,
+                    protected: opt_bool(Some(branch), "protected")?,
+                    expires_at,
+                },
+            )?;
+            Ok(Resp::json(
+                200,
+                &json!({"branch": branch, "operations": ops_json(&ops, now)}),
+            ))
+        }
+        ("DELETE", ["branches", b]) => match st.delete_branch(b)? {
+            Some((branch, ops)) => Ok(Resp::json(
+                200,
+                &json!({"branch": branch, "operations": ops_json(&ops, now)}),
+            )),
+            // The spec: "204 Returned if the branch doesn't exist or has already been deleted".
+            None => Ok(Resp::empty(204)),
+        },
+        ("GET", ["branches", b, "endpoints"]) => {
+            st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
+            Ok(Resp::json(200, &json!({"endpoints": st.endpoints_of(b)})))
+        }
+        ("GET", ["branches", b, "roles"]) => {
+            st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
+            let mut roles = st.roles_json(b, now);
+            for r in &mut roles {
+                r.as_object_mut().unwrap().remove("password");
+            }
+            Ok(Resp::json(200, &json!({"roles": roles})))
+        }
+        ("GET", ["branches", b, "roles", role]) => {
+            st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
+            let mut r = st
+                .roles_json(b, now)
+                .into_iter()
+                .find(|r| r["name"] == *role)
+                .ok_or_else(|| ApiError::not_found("role"))?;
+            r.as_object_mut().unwrap().remove("password");
+            Ok(Resp::json(200, &json!({"role": r})))
+        }
+        ("GET", ["branches", b, "roles", role, "reveal_password"]) => {
+            st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
+            let password = st
+                .role_password(role)
+                .ok_or_else(|| ApiError::not_found("role"))?;
+            Ok(Resp::json(200, &json!({"password": password})))
+        }
+        ("GET", ["branches", b, "databases"]) => {
+            st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
+            Ok(Resp::json(
+                200,
+                &json!({"databases": st.databases_json(b, now)}),
+            ))
+        }
+        ("GET", ["branches", b, "compare_schema"]) => {
+            let branch = st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
+            let db = req
+                .q("db_name")
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| bad("db_name: is required"))?;
+            if !st.databases.iter().any(|d| d.name == db) {
+                return Err(ApiError::not_found("database"));
+            }
+            let base_id = req
+                .q("base_branch_id")
+                .map(str::to_string)
+                .or_else(|| branch.parent_id.clone());
+            let base = match base_id {
+                Some(id) => st
+                    .branch(&id)
+                    .ok_or_else(|| ApiError::not_found("base branch"))?,
+                None => branch,
+            };
+            // The data tag stands in for the schema: equal tags, empty diff.
+            let diff = if base.data == branch.data {
+                String::new()
+            } else {
+                format!(
+                    "--- {}\n+++ {}\n-{}\n+{}\n",
+                    base.name, branch.name, base.data, branch.data
+                )
+            };
+            Ok(Resp::json(200, &json!({"diff": diff})))
+        }
+        ("POST", ["branches", b, "snapshot"]) => {
+            // Parameters are query parameters (the spec); a JSON body is ignored, as Neon does.
+            let (snap, ops) = st.create_snapshot(
+                b,
+                req.q("name"),
+                req.q("expires_at"),
+                req.q("lsn"),
+                req.q("timestamp"),
+            )?;
+            Ok(Resp::json(
+                200,
+                &json!({"snapshot": snap, "operations": ops_json(&ops, now)}),
+            ))
+        }
+        ("POST", ["branches", b, "finalize_restore"]) => {
+            let body = json_body(req)?;
+            let name = opt_str(body, "name")?;
+            let ops = st.finalize_restore(b, name.as_deref())?;
+            Ok(Resp::json(200, &json!({"operations": ops_json(&ops, now)})))
+        }
+        ("GET", ["endpoints"]) => Ok(Resp::json(200, &json!({"endpoints": st.endpoints}))),
+        ("POST", ["endpoints"]) => {
+            let body = json_body(req)?.ok_or_else(|| bad("request body is required"))?;
+            let ep = body
+                .get("endpoint")
+                .filter(|v| v.is_object())
+                .ok_or_else(|| bad("endpoint: is required"))?;
+            let branch_id = opt_str(Some(ep), "branch_id")?
+                .ok_or_else(|| bad("endpoint.branch_id: is required"))?;
+            let (endpoint, ops) = st.create_endpoint(&branch_id, endpoint_type(ep)?)?;
+            Ok(Resp::json(
+                201,
+                &json!({"endpoint": endpoint, "operations": ops_json(&ops, now)}),
+            ))
+        }
+        ("GET", ["connection_uri"]) => {
+            let database = req
+                .q("database_name")
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| bad("database_name: is required"))?;
+            let role = req
+                .q("role_name")
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| bad("role_name: is required"))?;
+            let pooled = match req.q("pooled") {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return Err(bad("pooled: must be true or false")),
+            };
+            let uri = st.connection_uri(
+                req.q("branch_id"),
+                req.q("endpoint_id"),
+                database,
+                role,
+                pooled,
+            )?;
+            Ok(Resp::json(200, &json!({"uri": uri})))
+        }
+        ("GET", ["snapshots"]) => Ok(Resp::json(200, &json!({"snapshots": st.snapshots}))),
+        ("PATCH", ["snapshots", sid]) => {
+            let body = json_body(req)?.ok_or_else(|| bad("request body is required"))?;
+            let snap = body
+                .get("snapshot")
+                .filter(|v| v.is_object())
+                .ok_or_else(|| bad("snapshot: is required"))?;
+            let name = opt_str(Some(snap), "name")?;
+            let snap = st.update_snapshot(sid, name.as_deref())?;
+            Ok(Resp::json(200, &json!({"snapshot": snap})))
+        }
+        ("DELETE", ["snapshots", sid]) => {
+            let ops = st.delete_snapshot(sid)?;
+            Ok(Resp::json(202, &json!({"operations": ops_json(&ops, now)})))
+        }
+        ("POST", ["snapshots", sid, "restore"]) => {
+            let body = json_body(req)?;
+            let name = opt_str(body, "name")?.or_else(|| req.q("name").map(str::to_string));
+            let (branch, endpoints, ops) = st.restore_snapshot(
+                sid,
+                RestoreReq {
+                    name,
+                    target_branch_id: opt_str(body, "target_branch_id")?,
+                    finalize_restore: opt_bool(body, "finalize_restore")?.unwrap_or(false),
+                },
+            )?;
+            let mut v = json!({"branch": branch, "operations": ops_json(&ops, now)});
+            if !endpoints.is_empty() {
+                v["endpoints"] = json!(endpoints);
+            }
+            Ok(Resp::json(200, &v))
+        }
+        ("GET", ["operations"]) => {
+            let (ops, cursor) = st.list_operations(req.q("limit"), req.q("cursor"))?;
+            let mut v =
+                json!({"operations": ops.iter().map(|o| o.to_json(now)).collect::<Vec<_>>()});
+            if let Some(c) = cursor {
+                v["pagination"] = json!({"cursor": c});
+            }
+            Ok(Resp::json(200, &v))
+        }
+        ("GET", ["operations", op]) => {
+            let op = st
+                .operation(op)
+                .ok_or_else(|| ApiError::not_found("operation"))?;
+            Ok(Resp::json(200, &json!({"operation": op.to_json(now)})))
+        }
+        (
+            _,
+            ["branches", ..]
+            | ["snapshots", ..]
+            | ["operations", ..]
+            | ["endpoints", ..]
+            | ["connection_uri"]
+            | [],
+        ) => Err(ApiError::new(405, "method not allowed")),
+        _ => Err(ApiError::not_found("resource")),
+    }
+}

@@ -1,0 +1,455 @@
+//! The emulator over real HTTP: routing, shapes, auth, faults, the request log and the GitHub fake.
+
+use std::time::Duration;
+
+use neon_emulator::{Api, Emulator, Fault, Options, Seed};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 client (one request per connection), enough to test the server.
+async fn call(
+    emu: &Emulator,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> std::io::Result<Answer> {
+    let mut stream = TcpStream::connect(("127.0.0.1", emu.port())).await?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        emu.port(),
+        body.len()
+    );
+    if let Some(a) = auth {
+        req.push_str(&format!("authorization: {a}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str("content-type: application/json\r\n");
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    stream.write_all(req.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    if raw.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "no answer",
+        ));
+    }
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap()
+    };
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+const KEY: Option<&str> = Some("Bearer napi_test");
+
+#[tokio::test]
+async fn neon_routes_and_the_request_log() {
+    let emu = Emulator::start(Options {
+        seed: Seed::Demo,
+        ..Default::default()
+    })
+    .await;
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+
+    let unauth = call(&emu, "GET", &format!("{p}/branches"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(unauth.status, 401);
+    assert!(unauth.body["request_id"].is_string() && unauth.body["code"].is_string());
+
+    let list = call(&emu, "GET", &format!("{p}/branches?search=dev"), KEY, None)
+        .await
+        .unwrap();
+    assert_eq!(list.status, 200);
+    let dev = list.body["branches"][0].clone();
+    assert_eq!(dev["name"], "dev");
+    for field in [
+        "id",
+        "project_id",
+        "name",
+        "current_state",
+        "state_changed_at",
+        "creation_source",
+        "created_at",
+        "updated_at",
+        "default",
+        "protected",
+        "cpu_used_sec",
+        "active_time_seconds",
+        "compute_time_seconds",
+        "written_data_bytes",
+        "data_transfer_bytes",
+    ] {
+        assert!(dev.get(field).is_some(), "branch lacks {field}");
+    }
+    assert_eq!(list.body["pagination"]["sort_by"], "updated_at");
+
+    let created = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches"),
+        KEY,
+        Some(json!({"branch": {"name": "preview/pr-1", "parent_id": dev["id"]}, "endpoints": [{"type": "read_write"}]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["operations"].as_array().unwrap().len(), 2);
+    assert_eq!(created.body["operations"][0]["status"], "finished");
+    let uri = created.body["connection_uris"][0]["connection_uri"]
+        .as_str()
+        .unwrap();
+    assert!(uri.starts_with("postgresql://neondb_owner:"));
+    let again = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches"),
+        KEY,
+        Some(json!({"branch": {"name": "preview/pr-1", "parent_id": dev["id"]}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.status, 409);
+
+    // Snapshot parameters travel in the query; a JSON body is ignored.
+    let prod_id = emu.with_state(|s| s.branch_by_name("production").unwrap().id.clone());
+    let snap = call(&emu, "POST", &format!("{p}/branches/{prod_id}/snapshot?name=rollback%20point&expires_at=2099-01-01T00%3A00%3A00Z"), KEY, None).await.unwrap();
+    assert_eq!(snap.status, 200, "{}", snap.body);
+    assert_eq!(snap.body["snapshot"]["name"], "rollback point");
+    let body_only = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches/{prod_id}/snapshot"),
+        KEY,
+        Some(json!({"name": "in the body"})),
+    )
+    .await
+    .unwrap();
+    assert_ne!(body_only.body["snapshot"]["name"], "in the body");
+
+    // Restore dev's data onto production.
+    emu.with_state(|s| s.set_data("dev", "dev-v2"));
+    let dev_id = dev["id"].as_str().unwrap();
+    let cand = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches/{dev_id}/snapshot?name=candidate"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap();
+    let sid = cand.body["snapshot"]["id"].as_str().unwrap().to_string();
+    let restored = call(
+        &emu,
+        "POST",
+        &format!("{p}/snapshots/{sid}/restore"),
+        KEY,
+        Some(json!({"target_branch_id": prod_id, "finalize_restore": true})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    assert_eq!(restored.body["branch"]["name"], "production");
+    assert_eq!(restored.body["branch"]["restored_from"], sid.as_str());
+    assert_eq!(
+        emu.with_state(|s| s.data_of("production")).unwrap(),
+        "dev-v2"
+    );
+    let op_id = restored.body["operations"][0]["id"].as_str().unwrap();
+    let op = call(&emu, "GET", &format!("{p}/operations/{op_id}"), KEY, None)
+        .await
+        .unwrap();
+    assert_eq!(op.body["operation"]["status"], "finished");
+
+    let gone = call(
+        &emu,
+        "DELETE",
+        &format!("{p}/branches/br-does-not-exist"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(gone.status, 204);
+
+    let log = emu.requests();
+    assert!(log.iter().all(|r| r.api == Api::Neon));
+    let snap_req = log.iter().find(|r| r.path.ends_with("/snapshot")).unwrap();
+    assert_eq!(
+        snap_req.query_param("name").as_deref(),
+        Some("rollback point")
+    );
+    assert_eq!(snap_req.status, 200);
+    emu.clear_requests();
+    assert!(emu.requests().is_empty());
+}
+
+#[tokio::test]
+async fn operations_take_time_and_lock_the_project() {
+    let emu = Emulator::start(Options {
+        op_duration: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    let prod = emu.with_state(|s| s.default_branch().unwrap().id.clone());
+    let snap = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches/{prod}/snapshot?name=a"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(snap.body["operations"][0]["status"], "scheduling");
+    let locked = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches/{prod}/snapshot?name=b"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(locked.status, 423);
+    assert_eq!(
+        locked.body["message"],
+        "project already has running conflicting operations, scheduling of new ones is prohibited"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let op = snap.body["operations"][0]["id"].as_str().unwrap();
+    let op = call(&emu, "GET", &format!("{p}/operations/{op}"), KEY, None)
+        .await
+        .unwrap();
+    assert_eq!(op.body["operation"]["status"], "finished");
+    assert_eq!(
+        call(
+            &emu,
+            "POST",
+            &format!("{p}/branches/{prod}/snapshot?name=b"),
+            KEY,
+            None
+        )
+        .await
+        .unwrap()
+        .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn injected_faults() {
+    let emu = Emulator::start(Options::default()).await;
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    emu.inject(Fault::rate_limited("GET", "/branches", 2, 1));
+    let limited = call(&emu, "GET", &format!("{p}/branches"), KEY, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (limited.status, limited.header("retry-after")),
+        (429, Some("2"))
+    );
+    assert_eq!(
+        call(&emu, "GET", &format!("{p}/branches"), KEY, None)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+
+    emu.inject(Fault::drop_connection("GET", "/branches", 1));
+    assert!(
+        call(&emu, "GET", &format!("{p}/branches"), KEY, None)
+            .await
+            .is_err()
+    );
+    assert_eq!(emu.requests().last().unwrap().status, 0);
+
+    // Applied, then the answer is lost: the branch exists although the client saw nothing.
+    emu.inject(Fault::drop_after_apply("POST", "/branches", 1));
+    assert!(
+        call(
+            &emu,
+            "POST",
+            &format!("{p}/branches"),
+            KEY,
+            Some(json!({"branch": {"name": "x"}}))
+        )
+        .await
+        .is_err()
+    );
+    assert!(emu.with_state(|s| s.branch_by_name("x").is_some()));
+
+    emu.inject(Fault::fail_operation("create_branch", "failed", 1));
+    let created = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches"),
+        KEY,
+        Some(json!({"branch": {"name": "y"}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.body["operations"][0]["status"], "failed");
+    assert!(created.body["operations"][0]["error"].is_string());
+}
+
+#[tokio::test]
+async fn github_comments_paginate_and_tokens_have_rights() {
+    let emu = Emulator::start(Options::default()).await;
+    emu.with_state(|s| {
+        s.github.add_pull("acme/app", 7, "feature", "abc123");
+        for i in 0..150 {
+            s.github.add_comment(
+                "acme/app",
+                7,
+                neon_emulator::github::GhUser::user("alice"),
+                &format!("comment {i}"),
+            );
+        }
+    });
+    let path = "/github/repos/acme/app/issues/7/comments";
+    let page1 = call(
+        &emu,
+        "GET",
+        &format!("{path}?per_page=100"),
+        Some("token ghs_x"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(page1.body.as_array().unwrap().len(), 100);
+    assert_eq!(page1.body[0]["body"], "comment 0");
+    let link = page1.header("link").unwrap();
+    assert!(
+        link.contains("page=2>; rel=\"next\"") && link.contains("rel=\"last\""),
+        "{link}"
+    );
+    let page2 = call(
+        &emu,
+        "GET",
+        &format!("{path}?per_page=100&page=2"),
+        Some("token ghs_x"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(page2.body.as_array().unwrap().len(), 50);
+    assert!(!page2.header("link").unwrap().contains("rel=\"next\""));
+
+    let posted = call(
+        &emu,
+        "POST",
+        path,
+        Some("token ghs_x"),
+        Some(json!({"body": "hello"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(posted.status, 201);
+    assert_eq!(posted.body["user"]["login"], "github-actions[bot]");
+    assert_eq!(posted.body["user"]["type"], "Bot");
+    let id = posted.body["id"].as_u64().unwrap();
+    let patched = call(
+        &emu,
+        "PATCH",
+        &format!("/github/repos/acme/app/issues/comments/{id}"),
+        Some("token ghs_x"),
+        Some(json!({"body": "bye"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (patched.status, patched.body["body"].as_str()),
+        (200, Some("bye"))
+    );
+
+    let ro = call(
+        &emu,
+        "POST",
+        path,
+        Some("token ro-fork"),
+        Some(json!({"body": "x"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (ro.status, ro.body["message"].as_str()),
+        (403, Some("Resource not accessible by integration"))
+    );
+    assert_eq!(
+        call(&emu, "GET", "/github/user", Some("token ghs_x"), None)
+            .await
+            .unwrap()
+            .status,
+        403
+    );
+
+    emu.with_state(|s| s.github.merge_pull("acme/app", 7, "mergesha"));
+    let pulls = call(
+        &emu,
+        "GET",
+        "/github/repos/acme/app/commits/mergesha/pulls",
+        Some("token ghs_x"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(pulls.body[0]["number"], 7);
+    assert!(pulls.body[0]["merged_at"].is_string());
+    assert_eq!(pulls.body[0]["base"]["ref"], "main");
+    let unknown = call(
+        &emu,
+        "GET",
+        "/github/repos/acme/app/commits/nope/pulls",
+        Some("token ghs_x"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown.status, 422);
+    assert_eq!(emu.requests_to(Api::GitHub).len(), emu.requests().len());
+}
