@@ -15,6 +15,7 @@
 pub mod faults;
 pub mod github;
 pub mod neon;
+mod ratelimit;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -66,6 +67,9 @@ pub struct Options {
     pub restore_moves_protection: bool,
     /// Port to bind on 127.0.0.1 (0: any free port).
     pub port: u16,
+    /// Enforce Neon's rate limits on the Neon API (700 requests a minute, 40 a second per
+    /// route): excess requests get 429 with `Retry-After`. Off by default.
+    pub rate_limit: bool,
 }
 
 impl Default for Options {
@@ -79,6 +83,7 @@ impl Default for Options {
             api_key: None,
             restore_moves_protection: true,
             port: 0,
+            rate_limit: false,
         }
     }
 }
@@ -125,6 +130,29 @@ impl LoggedRequest {
     }
 }
 
+fn limits(opts: &Options) -> Limits {
+    Limits {
+        op_duration: opts.op_duration,
+        snapshot_quota: opts.snapshot_quota,
+        restore_moves_protection: opts.restore_moves_protection,
+    }
+}
+
+/// A new project with the given seed.
+fn fresh_state(project_id: &str, limits: &Limits, seed: Seed) -> State {
+    let mut state = State::new(project_id, limits.clone());
+    match seed {
+        Seed::Empty => {
+            state.seed_default();
+        }
+        Seed::Demo => {
+            state.seed_demo();
+        }
+        Seed::Nothing => {}
+    }
+    state
+}
+
 /// Everything the server tasks share with the test holding the [`Emulator`].
 pub(crate) struct Shared {
     pub state: Mutex<State>,
@@ -132,6 +160,7 @@ pub(crate) struct Shared {
     pub faults: Mutex<Vec<Fault>>,
     pub latency: Duration,
     pub api_key: Option<String>,
+    pub rate: Option<Mutex<ratelimit::RateLimiter>>,
 }
 
 /// A running emulator. Dropping it stops the server (and closes its open connections).
@@ -154,29 +183,16 @@ impl Emulator {
     pub async fn try_start(opts: Options) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
-        let mut state = State::new(
-            &opts.project_id,
-            Limits {
-                op_duration: opts.op_duration,
-                snapshot_quota: opts.snapshot_quota,
-                restore_moves_protection: opts.restore_moves_protection,
-            },
-        );
-        match opts.seed {
-            Seed::Empty => {
-                state.seed_default();
-            }
-            Seed::Demo => {
-                state.seed_demo();
-            }
-            Seed::Nothing => {}
-        }
+        let state = fresh_state(&opts.project_id, &limits(&opts), opts.seed);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             latency: opts.latency,
             api_key: opts.api_key.clone(),
+            rate: opts
+                .rate_limit
+                .then(|| Mutex::new(ratelimit::RateLimiter::neon())),
         });
         let (shutdown, rx) = watch::channel(false);
         tokio::spawn(serve(listener, shared.clone(), rx));
@@ -250,6 +266,19 @@ impl Emulator {
     pub fn clear_faults(&self) {
         self.shared.faults.lock().unwrap().clear();
         self.with_state(|s| s.op_failures.clear());
+    }
+
+    /// Replaces the whole Neon project with a fresh one (same id and limits) seeded with
+    /// `seed`: `production` (default root, read-write compute, `neondb` owned by
+    /// `neondb_owner`), plus a `dev` root from a production snapshot for [`Seed::Demo`]. The
+    /// GitHub fake's data is kept. Returns the production branch id, if any.
+    pub fn seed_project(&self, seed: Seed) -> Option<String> {
+        let mut guard = self.shared.state.lock().unwrap();
+        let github = std::mem::take(&mut guard.github);
+        let mut fresh = fresh_state(&guard.project.id, &guard.limits, seed);
+        fresh.github = github;
+        *guard = fresh;
+        guard.default_branch().map(|b| b.id.clone())
     }
 
     /// Inspect or change the state directly (seed branches, set data tags, add PRs and
@@ -402,7 +431,14 @@ async fn handle(
         shared.log.lock().unwrap().push(log(0));
         return Err(Dropped);
     }
-    let resp = if let Some((status, retry_after)) = plan.status {
+    let limited = match (&shared.rate, api) {
+        (Some(rate), Api::Neon) => rate.lock().unwrap().check(&method, &path),
+        _ => None,
+    };
+    let resp = if let Some(retry_after) = limited {
+        neon::error_resp(&ApiError::new(429, "rate limit exceeded"), &parts.headers)
+            .with_header("retry-after", retry_after.to_string())
+    } else if let Some((status, retry_after)) = plan.status {
         let mut r = match api {
             Api::GitHub => github::error(status, github::status_message(status)),
             _ => neon::error_resp(

@@ -1,15 +1,17 @@
 //! `neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N]
-//! [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY]`: the emulator as a process,
+//! [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY] [--rate-limit]`: the emulator as a process,
 //! for benchmarks, neonctl and the container smoke test.
 
 use std::time::Duration;
 
 use neon_emulator::{Emulator, Options, Seed};
 
-const USAGE: &str = "usage: neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N] [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY]";
+const USAGE: &str = "usage: neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N] [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY] [--rate-limit] [--branches N [--branch-prefix P]]";
 
-fn parse(args: &[String]) -> Result<Options, String> {
+/// Options, plus how many extra branches to seed and their name prefix.
+fn parse(args: &[String]) -> Result<(Options, (usize, String)), String> {
     let mut opts = Options::default();
+    let mut extra = (0usize, String::from("dev_feature_"));
     let mut it = args.iter();
     match it.next().map(String::as_str) {
         Some("serve") => {}
@@ -23,6 +25,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         };
         if name == "-h" || name == "--help" {
             return Err(USAGE.to_string());
+        }
+        if name == "--rate-limit" {
+            opts.rate_limit = true;
+            continue;
         }
         let value = match inline {
             Some(v) => v,
@@ -46,6 +52,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--snapshot-quota" => opts.snapshot_quota = num(&value)? as usize,
             "--project-id" => opts.project_id = value,
             "--api-key" => opts.api_key = Some(value),
+            "--branches" => extra.0 = num(&value)? as usize,
+            "--branch-prefix" => extra.1 = value,
             "--seed" => {
                 opts.seed = match value.as_str() {
                     "empty" => Seed::Empty,
@@ -61,13 +69,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             _ => return Err(format!("unknown option {name}\n{USAGE}")),
         }
     }
-    Ok(opts)
+    Ok((opts, extra))
 }
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let opts = match parse(&args) {
+    let (opts, (extra, prefix)) = match parse(&args) {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("{msg}");
@@ -81,6 +89,17 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    if extra > 0 {
+        emulator.with_state(|s| {
+            let parent = s
+                .find_branch("dev")
+                .or_else(|| s.default_branch())
+                .map(|b| b.id.clone());
+            if let Some(parent) = parent {
+                s.insert_many_branches(&prefix, extra, &parent);
+            }
+        });
+    }
     println!("listening on {}", emulator.url());
     println!(
         "neon api: {}  github api: {}  project: {}",

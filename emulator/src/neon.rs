@@ -153,6 +153,11 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 cursor: req.q("cursor").map(str::to_string),
             };
             let page = st.list_branches(&q)?;
+            let annotations: Map<String, Value> = page
+                .branches
+                .iter()
+                .filter_map(|b| Some((b.id.clone(), st.annotations.get(&b.id)?.clone())))
+                .collect();
             let body = BranchList {
                 pagination: Pagination {
                     next: page.next,
@@ -160,7 +165,7 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                     sort_order: if page.desc { "desc" } else { "asc" },
                 },
                 branches: page.branches,
-                annotations: Map::new(),
+                annotations,
             };
             Ok(Resp::json(200, &body))
         }
@@ -189,6 +194,17 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 expires_at: opt_str(branch, "expires_at")?,
                 protected: opt_bool(branch, "protected")?,
                 endpoints,
+                annotation_value: match body.and_then(|b| b.get("annotation_value")) {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Object(m)) if m.values().all(Value::is_string) && m.len() <= 50 => {
+                        Some(m.clone())
+                    }
+                    Some(_) => {
+                        return Err(bad(
+                            "annotation_value: must be an object of at most 50 string properties",
+                        ));
+                    }
+                },
             })?;
             let id = created.branch.id.clone();
             Ok(Resp::json(
@@ -205,7 +221,10 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
         }
         ("GET", ["branches", b]) => {
             let branch = st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
-            Ok(Resp::json(200, &json!({"branch": branch})))
+            Ok(Resp::json(
+                200,
+                &json!({"branch": branch, "annotation": st.annotation(b)}),
+            ))
         }
         ("PATCH", ["branches", b]) => {
             let body = json_body(req)?.ok_or_else(|| bad("request body is required"))?;
@@ -275,6 +294,15 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 200,
                 &json!({"databases": st.databases_json(b, now)}),
             ))
+        }
+        ("GET", ["branches", b, "databases", db]) => {
+            st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
+            let d = st
+                .databases_json(b, now)
+                .into_iter()
+                .find(|d| d["name"] == *db)
+                .ok_or_else(|| ApiError::not_found("database"))?;
+            Ok(Resp::json(200, &json!({"database": d})))
         }
         ("GET", ["branches", b, "compare_schema"]) => {
             let branch = st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::github::GitHubState;
 
@@ -351,6 +351,8 @@ pub struct State {
     pub limits: Limits,
     pub op_failures: Vec<OpFailure>,
     pub github: GitHubState,
+    /// Branch annotations (`annotation_value` of a branch creation), by branch id.
+    pub annotations: HashMap<String, Value>,
     /// Added to the wall clock: lets tests expire things without sleeping.
     pub clock_offset: SignedDuration,
     /// Creation order, for stable tie-breaks.
@@ -366,6 +368,8 @@ pub struct CreateBranchReq {
     pub expires_at: Option<String>,
     pub protected: Option<bool>,
     pub endpoints: Vec<EndpointType>,
+    /// `annotation_value`: string properties kept with the branch.
+    pub annotation_value: Option<Map<String, Value>>,
 }
 
 /// What a branch creation returns.
@@ -435,8 +439,11 @@ pub struct BranchPage<'a> {
     pub desc: bool,
 }
 
-/// The spec's `LimitParam` maximum; also the default page size (see the crate docs).
+/// The spec's `LimitParam` maximum: larger pages are refused.
 pub const MAX_BRANCH_LIMIT: usize = 10_000;
+/// The page size without `limit`. Neon's own CLI says "branch list pages cap at 100" and walks
+/// `pagination.next`; a client that sends no `limit` must paginate here too.
+pub const DEFAULT_BRANCH_LIMIT: usize = 100;
 /// `GET /operations` accepts 1..=1000.
 pub const MAX_OPERATIONS_LIMIT: usize = 1_000;
 /// Branch expiry may be at most this far ahead.
@@ -699,6 +706,7 @@ impl State {
             limits,
             op_failures: Vec::new(),
             github: GitHubState::default(),
+            annotations: HashMap::new(),
             clock_offset: SignedDuration::ZERO,
             seq: 0,
             branch_seq: HashMap::new(),
@@ -958,6 +966,12 @@ impl State {
         b.data = data.to_string();
         true
     }
+    /// The branch's annotation as the API returns it (`value` empty when none was given).
+    pub fn annotation(&self, branch_id: &str) -> Value {
+        self.annotations.get(branch_id).cloned().unwrap_or_else(
+            || json!({"object": {"type": "console/branch", "id": branch_id}, "value": {}}),
+        )
+    }
     pub fn role_password(&self, role: &str) -> Option<&str> {
         self.roles
             .iter()
@@ -987,6 +1001,7 @@ impl State {
             .collect();
         for id in expired {
             self.branches.remove(&id);
+            self.annotations.remove(&id);
             self.branch_seq.remove(&id);
             self.endpoints.retain(|e| e.branch_id != id);
         }
@@ -1054,6 +1069,11 @@ impl State {
                 self.op_failures.remove(pos);
             }
         }
+        // Strictly increasing creation times keep the operations cursor exact.
+        let at = match self.operations.last() {
+            Some(last) if last.created_at >= at => last.created_at + SignedDuration::from_micros(1),
+            _ => at,
+        };
         let op = Operation {
             id: uuid(),
             project_id: self.project.id.clone(),
@@ -1174,6 +1194,17 @@ impl State {
             branch.ttl_interval_seconds = Some(t.duration_since(now).as_secs());
         }
         self.put_branch(branch);
+        if let Some(value) = req.annotation_value {
+            self.annotations.insert(
+                id.clone(),
+                json!({
+                    "object": {"type": "console/branch", "id": id},
+                    "value": value,
+                    "created_at": fmt_ts(now),
+                    "updated_at": fmt_ts(now),
+                }),
+            );
+        }
 
         let mut operations =
             vec![self.new_op("create_branch", "create_timeline", Some(&id), None, now)];
@@ -1318,6 +1349,7 @@ impl State {
         }
         ops.push(self.new_op("delete_branch", "delete_timeline", Some(id), None, now));
         self.endpoints.retain(|e| e.branch_id != id);
+        self.annotations.remove(id);
         let mut b = self.branches.remove(id).unwrap();
         self.branch_seq.remove(id);
         b.updated_at = now;
@@ -1366,7 +1398,7 @@ impl State {
     /// page or a short one).
     pub fn list_branches(&self, q: &ListBranchesQuery) -> ApiResult<BranchPage<'_>> {
         let limit = match q.limit.as_deref() {
-            None | Some("") => MAX_BRANCH_LIMIT,
+            None | Some("") => DEFAULT_BRANCH_LIMIT,
             Some(s) => match s.parse::<usize>() {
                 Ok(n) if (1..=MAX_BRANCH_LIMIT).contains(&n) => n,
                 _ => {
@@ -1439,15 +1471,16 @@ impl State {
         })
     }
 
-    /// `GET /projects/{p}/operations`: newest first, `pagination.cursor` = the cursor to pass
-    /// for the next page (absent on an empty page).
+    /// `GET /projects/{p}/operations`: newest first. Without `limit` every operation is listed
+    /// (Neon's pagination docs); `pagination.cursor` is the `created_at` (microseconds) of the
+    /// last item, as Neon's is, and the next page holds older operations. Absent on an empty page.
     pub fn list_operations(
         &self,
         limit: Option<&str>,
         cursor: Option<&str>,
     ) -> ApiResult<(Vec<&Operation>, Option<String>)> {
         let limit = match limit {
-            None | Some("") => 10,
+            None | Some("") => usize::MAX,
             Some(s) => match s.parse::<usize>() {
                 Ok(n) if (1..=MAX_OPERATIONS_LIMIT).contains(&n) => n,
                 _ => {
@@ -1458,20 +1491,21 @@ impl State {
                 }
             },
         };
-        // Cursor = index from the oldest end, hex; operations are only ever appended.
+        // Operations are appended in strictly increasing `created_at` order (see `new_op`).
         let end = match cursor.filter(|c| !c.is_empty()) {
-            Some(c) => usize::from_str_radix(c.trim_start_matches("op"), 16)
-                .map_err(|_| ApiError::new(400, "invalid cursor"))?,
+            Some(c) => {
+                let before = c
+                    .parse::<Timestamp>()
+                    .map_err(|_| ApiError::new(400, "invalid cursor"))?;
+                self.operations.partition_point(|o| o.created_at < before)
+            }
             None => self.operations.len(),
-        }
-        .min(self.operations.len());
+        };
         let start = end.saturating_sub(limit);
         let page: Vec<&Operation> = self.operations[start..end].iter().rev().collect();
-        let next = if page.is_empty() {
-            None
-        } else {
-            Some(format!("op{start:x}"))
-        };
+        let next = page
+            .last()
+            .map(|o| o.created_at.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string());
         Ok((page, next))
     }
 
@@ -1888,25 +1922,27 @@ impl Cursor {
             id: b.id.clone(),
         }
     }
+    /// Standard base64 (with `+`, `/` and `=`) of a small JSON object, like Neon's `eyJ…`
+    /// cursors: a client has to percent-encode it in the query string.
     fn encode(&self) -> String {
-        let raw = format!(
-            "{}\n{}\n{}\n{}",
-            self.sort_by.as_str(),
-            if self.desc { "desc" } else { "asc" },
-            self.id,
-            self.key
-        );
-        raw.bytes().map(|b| format!("{b:02x}")).collect()
+        let raw = json!({
+            "sort_by": self.sort_by.as_str(),
+            "sort_order": if self.desc { "desc" } else { "asc" },
+            "id": self.id,
+            "key": self.key,
+        })
+        .to_string();
+        base64_encode(raw.as_bytes())
     }
     fn decode(s: &str) -> Option<Cursor> {
-        if s.len() % 2 != 0 {
-            return None;
-        }
-        let bytes: Option<Vec<u8>> = (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-            .collect();
-        let raw = String::from_utf8(bytes?).ok()?;
+        let v: Value = serde_json::from_slice(&base64_decode(s)?).ok()?;
+        let raw = format!(
+            "{}\n{}\n{}\n{}",
+            v["sort_by"].as_str()?,
+            v["sort_order"].as_str()?,
+            v["id"].as_str()?,
+            v["key"].as_str()?
+        );
         let mut parts = raw.splitn(4, '\n');
         let sort_by = SortBy::parse(parts.next()?)?;
         let desc = match parts.next()? {
@@ -2502,6 +2538,59 @@ mod tests {
                 .unwrap_err()
                 .status,
             404
+        );
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        let v = B64.iter().position(|b| *b == c)? as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod base64_tests {
+    #[test]
+    fn round_trips() {
+        for s in ["", "a", "ab", "abc", "abcd", "{\"key\":\"dev_feature_1\"}"] {
+            let e = super::base64_encode(s.as_bytes());
+            assert_eq!(e.len() % 4, 0);
+            assert_eq!(super::base64_decode(&e).unwrap(), s.as_bytes());
+        }
+        assert_eq!(
+            super::base64_encode(b"any carnal pleas"),
+            "YW55IGNhcm5hbCBwbGVhcw=="
         );
     }
 }

@@ -453,3 +453,57 @@ async fn github_comments_paginate_and_tokens_have_rights() {
     assert_eq!(unknown.status, 422);
     assert_eq!(emu.requests_to(Api::GitHub).len(), emu.requests().len());
 }
+
+fn encode_query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn branch_listing_follows_the_cursor_and_defaults_to_100() {
+    let emu = Emulator::start(Options {
+        seed: Seed::Demo,
+        ..Default::default()
+    })
+    .await;
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    emu.with_state(|s| {
+        let dev = s.branch_by_name("dev").unwrap().id.clone();
+        s.insert_many_branches("dev_feature_", 250, &dev);
+    });
+    let first = call(&emu, "GET", &format!("{p}/branches"), KEY, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.body["branches"].as_array().unwrap().len(),
+        100,
+        "no limit: pages of 100"
+    );
+    let mut ids = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("{p}/branches?limit=100&search=dev");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", encode_query_value(c)));
+        }
+        let page = call(&emu, "GET", &path, KEY, None).await.unwrap();
+        assert_eq!(page.status, 200, "{}", page.body);
+        let branches = page.body["branches"].as_array().unwrap();
+        if branches.is_empty() {
+            break;
+        }
+        ids.extend(
+            branches
+                .iter()
+                .map(|b| b["id"].as_str().unwrap().to_string()),
+        );
+        cursor = page.body["pagination"]["next"].as_str().map(str::to_string);
+    }
+    assert_eq!(ids.len(), 251);
+}
