@@ -12,6 +12,7 @@
 //! Layout: [`state`] is the pure model (no HTTP), [`neon`] and [`github`] map requests onto it,
 //! [`faults`] scripts misbehaviour, this file runs the server and keeps the request log.
 
+mod control;
 pub mod faults;
 pub mod github;
 pub mod neon;
@@ -114,6 +115,19 @@ pub struct LoggedRequest {
     pub at: jiff::Timestamp,
     /// How long the emulator took to answer (including injected latency and delays).
     pub elapsed: Duration,
+    /// Request headers (names lower-case), e.g. to check the `User-Agent` or which token a
+    /// call used.
+    pub headers: Vec<(String, String)>,
+}
+
+impl LoggedRequest {
+    /// A request header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl LoggedRequest {
@@ -409,7 +423,30 @@ async fn handle(
     } else {
         Api::Other
     };
+    if path.starts_with("/_emulator") {
+        // The control API of the standalone binary: not logged, no latency, no faults.
+        let req = Req {
+            method,
+            path,
+            query: parse_query(&query_raw),
+            headers: parts.headers.clone(),
+            body: body_json,
+            raw_body,
+        };
+        return Ok(to_response(control::route(&shared, &req)));
+    }
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let log = |status: u16| LoggedRequest {
+        headers: headers.clone(),
         method: method.clone(),
         path: path.clone(),
         query: query_raw.clone(),
@@ -477,6 +514,10 @@ async fn handle(
         return Err(Dropped);
     }
     shared.log.lock().unwrap().push(log(resp.status));
+    Ok(to_response(resp))
+}
+
+fn to_response(resp: Resp) -> hyper::Response<Full<Bytes>> {
     let mut builder = hyper::Response::builder().status(resp.status);
     if resp.body.is_some() {
         builder = builder.header("content-type", "application/json");
@@ -484,9 +525,9 @@ async fn handle(
     for (k, v) in &resp.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    Ok(builder
+    builder
         .body(Full::new(resp.body.unwrap_or_default()))
-        .expect("valid response"))
+        .expect("valid response")
 }
 
 /// `a=1&b=x%20y` → pairs, percent- and `+`-decoded.

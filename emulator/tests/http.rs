@@ -507,3 +507,66 @@ async fn branch_listing_follows_the_cursor_and_defaults_to_100() {
     }
     assert_eq!(ids.len(), 251);
 }
+
+#[tokio::test]
+async fn control_api_for_the_standalone_binary() {
+    let emu = Emulator::start(Options {
+        seed: Seed::Demo,
+        ..Default::default()
+    })
+    .await;
+    let put = call(
+        &emu,
+        "PUT",
+        "/_emulator/data",
+        None,
+        Some(json!({"branch": "dev", "data": "dev-v9"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(put.status, 204);
+    let state = call(&emu, "GET", "/_emulator/state", None, None)
+        .await
+        .unwrap();
+    let dev = state.body["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "dev")
+        .unwrap()
+        .clone();
+    assert_eq!(dev["data"], "dev-v9");
+    assert_eq!(dev["endpoints"].as_array().unwrap().len(), 1);
+    let fault = json!({"kind": "status", "method": "GET", "path_contains": "/branches", "status": 503, "times": 1});
+    assert_eq!(
+        call(&emu, "POST", "/_emulator/faults", None, Some(fault))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    let p = format!("/api/v2/projects/{}/branches", emu.project_id());
+    assert_eq!(call(&emu, "GET", &p, KEY, None).await.unwrap().status, 503);
+    assert_eq!(call(&emu, "GET", &p, KEY, None).await.unwrap().status, 200);
+    let pull =
+        json!({"repo": "o/r", "number": 3, "head_ref": "f", "head_sha": "s1", "merge_sha": "m1"});
+    assert_eq!(
+        call(&emu, "POST", "/_emulator/github/pulls", None, Some(pull))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    let log = call(&emu, "GET", "/_emulator/requests", None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        log.body.as_array().unwrap().len(),
+        2,
+        "control calls are not logged"
+    );
+    assert_eq!(
+        emu.requests()[1].header("authorization"),
+        Some("Bearer napi_test")
+    );
+}
