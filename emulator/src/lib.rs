@@ -10,7 +10,33 @@
 //! harder case.
 //!
 //! Layout: [`state`] is the pure model (no HTTP), [`neon`] and [`github`] map requests onto it,
-//! [`faults`] scripts misbehaviour, this file runs the server and keeps the request log.
+//! [`faults`] scripts misbehaviour, `control` is the `/_emulator` API of the standalone binary,
+//! this file runs the server and keeps the request log.
+//!
+//! # Where the real API is not documented, what the emulator does
+//! - `DELETE` of a missing branch answers 204 (the pinned spec: "Returned if the branch doesn't
+//!   exist or has already been deleted"), not 404.
+//! - Refusals by state (delete a default, protected or parent branch; snapshot a non-root
+//!   branch) are 422; malformed input (bad `expires_at`, bad `limit`, bad cursor) is 400; a
+//!   taken branch name is 409 `branch already exists; branch_name:"…"`; the snapshot quota is
+//!   422 with a message that says "limit". Error `code` is `""`, as on most real answers.
+//! - Every mutating call (not `PATCH` of a branch or snapshot, which start no operation) is
+//!   refused with 423 while any operation of the project runs: the strict reading of Neon's
+//!   message "project already has running conflicting operations".
+//! - List branches: pages of 100 without `limit` (neonctl: "branch list pages cap at 100"),
+//!   `limit` up to 10,000 (the spec), 400 above; `pagination.next` is present after every
+//!   non-empty page, so a client stops on an empty (or short) page; cursors are standard base64
+//!   (`+`, `/`, `=`), so they must be URL-encoded. List operations: everything without
+//!   `limit` (Neon's pagination docs), `pagination.cursor` = the last item's `created_at`.
+//! - Finalize-restore moves the `protected` flag to the new branch unless
+//!   `Options::restore_moves_protection` is false; the replaced branch is renamed
+//!   `<name> (old)` (`<name> (old) 2`, … if taken), loses `default`, keeps its children.
+//! - A restore without `target_branch_id` targets the snapshot's source branch (the spec), which
+//!   after an earlier finalize is the `(old)` branch: the trap the guide warns about.
+//! - Operation actions: branch creation `create_timeline` (+ `start_compute` per compute),
+//!   snapshot `create_branch`, restore `create_timeline` (+ `apply_config` per moved compute),
+//!   delete `suspend_compute` per compute + `delete_timeline`; snapshot deletion starts none.
+//! - Expired branches and snapshots vanish at the first request after their expiry.
 
 mod control;
 pub mod faults;

@@ -400,7 +400,13 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 .filter(|v| v.is_object())
                 .ok_or_else(|| bad("snapshot: is required"))?;
             let name = opt_str(Some(snap), "name")?;
-            let snap = st.update_snapshot(sid, name.as_deref())?;
+            let expires_at = match snap.get("expires_at") {
+                None => None,
+                Some(Value::Null) => Some(None),
+                Some(Value::String(s)) => Some(Some(s.as_str())),
+                Some(_) => return Err(bad("expires_at: must be a string or null")),
+            };
+            let snap = st.update_snapshot(sid, name.as_deref(), expires_at)?;
             Ok(Resp::json(200, &json!({"snapshot": snap})))
         }
         ("DELETE", ["snapshots", sid]) => {

@@ -1591,8 +1591,27 @@ impl State {
     }
 
     /// `PATCH /projects/{p}/snapshots/{s}` (name only, as the spec allows).
-    pub fn update_snapshot(&mut self, id: &str, name: Option<&str>) -> ApiResult<Snapshot> {
+    /// The pinned spec only lists `name`; neonctl 5 also sends `expires_at` (null clears it),
+    /// so the emulator accepts both.
+    pub fn update_snapshot(
+        &mut self,
+        id: &str,
+        name: Option<&str>,
+        expires_at: Option<Option<&str>>,
+    ) -> ApiResult<Snapshot> {
         self.refresh();
+        let now = self.now();
+        let expiry = match expires_at {
+            Some(Some(raw)) => {
+                let t = parse_rfc3339("expires_at", raw)?;
+                if t <= now {
+                    return Err(ApiError::new(400, "expires_at must be in the future"));
+                }
+                Some(Some(t))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
         let s = self
             .snapshots
             .iter_mut()
@@ -1600,6 +1619,9 @@ impl State {
             .ok_or_else(|| ApiError::not_found("snapshot"))?;
         if let Some(n) = name {
             s.name = n.to_string();
+        }
+        if let Some(e) = expiry {
+            s.expires_at = e;
         }
         Ok(s.clone())
     }
