@@ -33,9 +33,12 @@
 //!   `<name> (old)` (`<name> (old) 2`, … if taken), loses `default`, keeps its children.
 //! - A restore without `target_branch_id` targets the snapshot's source branch (the spec), which
 //!   after an earlier finalize is the `(old)` branch: the trap the guide warns about.
-//! - Operation actions: branch creation `create_timeline` (+ `start_compute` per compute),
-//!   snapshot `create_branch`, restore `create_timeline` (+ `apply_config` per moved compute),
-//!   delete `suspend_compute` per compute + `delete_timeline`; snapshot deletion starts none.
+//! - Operation actions and timing (`d` = `Options::op_duration`): branch creation
+//!   `create_timeline` (d) then `start_compute` per compute, queued behind it (so a branch
+//!   with a compute is usable after 2d); snapshot `create_branch` (d); restore
+//!   `create_timeline` with `apply_config` per moved compute alongside (d); delete
+//!   `suspend_compute` per compute alongside `delete_timeline` (d); snapshot deletion and
+//!   `PATCH`es start none. A promotion (snapshot, snapshot, restore, delete) is thus 4d.
 //! - Expired branches and snapshots vanish at the first request after their expiry.
 
 mod control;

@@ -229,8 +229,9 @@ pub enum OpOutcome {
     },
 }
 
-/// An operation. Its status is derived from the clock: `scheduling` for the first fifth of
-/// `duration`, then `running`, then the outcome.
+/// An operation. Its status is derived from the clock: `scheduling` while it waits for an
+/// earlier operation of the same call (`queued`) and for the first fifth of `duration`, then
+/// `running`, then the outcome.
 #[derive(Debug, Clone)]
 pub struct Operation {
     pub id: String,
@@ -239,6 +240,8 @@ pub struct Operation {
     pub endpoint_id: Option<String>,
     pub action: String,
     pub created_at: Timestamp,
+    /// Waiting time before it starts (a compute starts once its timeline exists).
+    pub queued: Duration,
     pub duration: Duration,
     pub outcome: OpOutcome,
 }
@@ -251,13 +254,14 @@ impl Operation {
         } else {
             now.duration_since(self.created_at)
         };
-        let total = SignedDuration::try_from(self.duration).unwrap_or(SignedDuration::MAX);
-        if elapsed >= total {
+        let queued = SignedDuration::try_from(self.queued).unwrap_or(SignedDuration::MAX);
+        let run = SignedDuration::try_from(self.duration).unwrap_or(SignedDuration::MAX);
+        if elapsed >= queued.saturating_add(run) {
             match &self.outcome {
                 OpOutcome::Finished => "finished",
                 OpOutcome::Failed { status, .. } => status,
             }
-        } else if elapsed < total / 5 {
+        } else if elapsed < queued.saturating_add(run / 5) {
             "scheduling"
         } else {
             "running"
@@ -274,7 +278,8 @@ impl Operation {
         let status = self.status(now);
         let terminal = self.is_terminal(now);
         let updated = if terminal {
-            self.created_at + SignedDuration::try_from(self.duration).unwrap_or_default()
+            self.created_at
+                + SignedDuration::try_from(self.queued + self.duration).unwrap_or_default()
         } else {
             now
         };
@@ -1053,6 +1058,19 @@ impl State {
         endpoint_id: Option<&str>,
         at: Timestamp,
     ) -> Operation {
+        self.new_op_queued(call, action, branch_id, endpoint_id, at, Duration::ZERO)
+    }
+
+    /// An operation that starts `queued` after `at` (it waits for an earlier one).
+    fn new_op_queued(
+        &mut self,
+        call: &str,
+        action: &str,
+        branch_id: Option<&str>,
+        endpoint_id: Option<&str>,
+        at: Timestamp,
+        queued: Duration,
+    ) -> Operation {
         let mut outcome = OpOutcome::Finished;
         if let Some(pos) = self
             .op_failures
@@ -1081,6 +1099,11 @@ impl State {
             endpoint_id: endpoint_id.map(str::to_string),
             action: action.to_string(),
             created_at: at,
+            queued: if self.limits.op_duration.is_zero() {
+                Duration::ZERO
+            } else {
+                queued
+            },
             duration: self.limits.op_duration,
             outcome,
         };
@@ -1089,8 +1112,8 @@ impl State {
     }
 
     /// When operations started now are done.
-    fn ready_time(&self) -> Timestamp {
-        self.now() + SignedDuration::try_from(self.limits.op_duration).unwrap_or_default()
+    fn ready_time(&self, start: Timestamp) -> Timestamp {
+        start + SignedDuration::try_from(self.limits.op_duration).unwrap_or_default()
     }
 
     // ----- expiry rules -----
@@ -1183,7 +1206,7 @@ impl State {
             Some(parent_id),
             data,
             now,
-            self.ready_time(),
+            self.ready_time(now),
         );
         if branch.ready_at <= now {
             branch.current_state = "ready".into();
@@ -1209,14 +1232,18 @@ impl State {
         let mut operations =
             vec![self.new_op("create_branch", "create_timeline", Some(&id), None, now)];
         let mut endpoints = Vec::new();
+        // Computes start once the timeline exists: their operations queue behind it (one
+        // branch with a compute takes two operation lengths, as on Neon).
         for kind in &req.endpoints {
-            let ep = self.insert_endpoint(&id, *kind, self.limits.op_duration);
-            operations.push(self.new_op(
+            let d = self.limits.op_duration;
+            let ep = self.insert_endpoint(&id, *kind, d * 2);
+            operations.push(self.new_op_queued(
                 "create_branch",
                 "start_compute",
                 Some(&id),
                 Some(&ep.id),
                 now,
+                d,
             ));
             endpoints.push(ep);
         }
@@ -1689,7 +1716,7 @@ impl State {
             None,
             snap.data.clone(),
             now,
-            self.ready_time(),
+            self.ready_time(now),
         );
         if branch.ready_at <= now {
             branch.current_state = "ready".into();
@@ -2241,9 +2268,28 @@ mod tests {
         assert!(s.list_branches(&ListBranchesQuery::default()).is_ok());
         s.advance(Duration::from_millis(500));
         assert_eq!(created.operations[0].status(s.now()), "running");
+        assert_eq!(
+            created.operations[1].status(s.now()),
+            "scheduling",
+            "queued behind the timeline"
+        );
         s.advance(Duration::from_millis(600));
         assert_eq!(created.operations[0].status(s.now()), "finished");
+        assert!(!created.operations[1].is_terminal(s.now()));
         assert_eq!(s.branch(&created.branch.id).unwrap().current_state, "ready");
+        assert_eq!(s.endpoints_of(&created.branch.id)[0].current_state, "init");
+        assert_eq!(
+            s.create_snapshot(&prod, None, None, None, None)
+                .unwrap_err()
+                .status,
+            423
+        );
+        s.advance(Duration::from_millis(1_000));
+        assert_eq!(created.operations[1].status(s.now()), "finished");
+        assert_eq!(
+            s.endpoints_of(&created.branch.id)[0].current_state,
+            "active"
+        );
         s.create_snapshot(&prod, None, None, None, None).unwrap();
     }
 
@@ -2432,6 +2478,16 @@ mod tests {
     #[test]
     fn duplicate_names_conflict() {
         let (mut s, _prod, dev) = demo();
+        // Zero-length operations: the branch is ready in the creation answer itself.
+        let b = s
+            .create_branch(CreateBranchReq {
+                name: Some("x".into()),
+                parent_id: Some(dev.clone()),
+                ..Default::default()
+            })
+            .unwrap()
+            .branch;
+        assert_eq!(b.current_state, "ready");
         child(&mut s, "preview/pr-1", &dev);
         let err = s
             .create_branch(CreateBranchReq {
