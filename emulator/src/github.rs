@@ -522,6 +522,7 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
                 None => error(404, "Not Found"),
             }
         }
+        ("GET", ["repos", o, r]) => Resp::json(200, &repo_json(&format!("{o}/{r}"), &api)),
         ("GET", ["repos", o, r, "pulls", n]) => {
             let repo = format!("{o}/{r}");
             match n.parse::<u64>().ok().and_then(|n| gh.pull(&repo, n)) {

@@ -323,6 +323,29 @@ async fn injected_faults() {
     );
     assert!(emu.with_state(|s| s.branch_by_name("x").is_some()));
 
+    // Applied, but the answer comes too late for the client.
+    emu.inject(Fault::Delay {
+        method: Some("POST".into()),
+        path_contains: "/branches".into(),
+        delay: Duration::from_millis(300),
+        after_apply: true,
+        times: 1,
+    });
+    let branches_path = format!("{p}/branches");
+    let slow = call(
+        &emu,
+        "POST",
+        &branches_path,
+        KEY,
+        Some(json!({"branch": {"name": "slow"}})),
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), slow)
+            .await
+            .is_err()
+    );
+    assert!(emu.with_state(|s| s.branch_by_name("slow").is_some()));
+
     emu.inject(Fault::fail_operation("create_branch", "failed", 1));
     let created = call(
         &emu,
