@@ -246,6 +246,36 @@ impl Emulator {
         })
     }
 
+    /// Starts the emulator on its own thread with its own tokio runtime, for code that is not
+    /// async or that blocks (benchmarks, `std::process::Command::output`). Dropping the
+    /// returned value stops the server and lets the thread end.
+    pub fn start_background(opts: Options) -> Emulator {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("neon-emulator".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("neon-emulator: tokio runtime");
+                runtime.block_on(async move {
+                    let emu = Emulator::start(opts).await;
+                    let mut stopped = emu.shutdown.subscribe();
+                    let handle = Emulator {
+                        addr: emu.addr,
+                        shared: emu.shared.clone(),
+                        shutdown: emu.shutdown.clone(),
+                    };
+                    tx.send(handle).expect("neon-emulator: caller went away");
+                    // Serve until the caller's handle is dropped.
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                    drop(emu);
+                });
+            })
+            .expect("neon-emulator: spawn thread");
+        rx.recv().expect("neon-emulator: background start failed")
+    }
+
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

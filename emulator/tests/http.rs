@@ -593,3 +593,26 @@ async fn control_api_for_the_standalone_binary() {
         Some("Bearer napi_test")
     );
 }
+
+#[test]
+fn background_emulator_serves_blocking_callers() {
+    use std::io::{Read, Write};
+    let emu = Emulator::start_background(Options::default());
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", emu.port())).unwrap();
+    let req = format!(
+        "GET /api/v2/projects/{}/branches HTTP/1.1\r\nhost: x\r\nauthorization: Bearer k\r\nconnection: close\r\n\r\n",
+        emu.project_id()
+    );
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(emu.requests().len(), 1);
+    let port = emu.port();
+    drop(emu);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "stopped on drop"
+    );
+}
