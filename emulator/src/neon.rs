@@ -174,7 +174,7 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
             let count = st
                 .branches
                 .values()
-                .filter(|b| b.name.contains(search))
+                .filter(|b| crate::state::matches_search(b, search))
                 .count();
             Ok(Resp::json(200, &json!({"count": count})))
         }

@@ -1463,7 +1463,7 @@ impl State {
         let mut all: Vec<&Branch> = self
             .branches
             .values()
-            .filter(|b| search.is_none_or(|s| b.name.contains(s) || b.id.contains(s)))
+            .filter(|b| search.is_none_or(|s| matches_search(b, s)))
             .collect();
         let key_cmp = |a: &Branch, b: &Branch| -> std::cmp::Ordering {
             let k = match sort_by {
@@ -1946,6 +1946,17 @@ impl State {
             .map(|d| json!({"id": d.id, "branch_id": branch_id, "name": d.name, "owner_name": d.owner_name, "created_at": fmt_ts(now), "updated_at": fmt_ts(now)}))
             .collect()
     }
+}
+
+/// The branch list `search`: a case-insensitive substring of the name or the id (the spec:
+/// "partial `name` or `id` values"). Case-insensitive is the wider reading: more matches, so
+/// a client must still compare names exactly.
+pub fn matches_search(b: &Branch, search: &str) -> bool {
+    if b.name.contains(search) || b.id.contains(search) {
+        return true;
+    }
+    let needle = search.to_lowercase();
+    b.name.to_lowercase().contains(&needle) || b.id.contains(&needle)
 }
 
 /// Keyset cursor: sort order, the last item's key and id. Opaque to clients (hex of text).
@@ -2670,5 +2681,42 @@ mod base64_tests {
             super::base64_encode(b"any carnal pleas"),
             "YW55IGNhcm5hbCBwbGVhcw=="
         );
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    #[test]
+    fn search_is_a_case_insensitive_substring_of_name_or_id() {
+        let mut s = State::new(
+            "p",
+            Limits {
+                op_duration: Duration::ZERO,
+                snapshot_quota: 10,
+                restore_moves_protection: true,
+            },
+        );
+        let (prod, _dev) = s.seed_demo();
+        let found = |s: &State, q: &str| -> Vec<String> {
+            let q = ListBranchesQuery {
+                search: Some(q.into()),
+                ..Default::default()
+            };
+            let mut names: Vec<String> = s
+                .list_branches(&q)
+                .unwrap()
+                .branches
+                .iter()
+                .map(|b| b.name.clone())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(found(&s, "DEV"), ["dev"]);
+        assert_eq!(found(&s, "duct"), ["production"]);
+        assert_eq!(found(&s, &prod[3..12]), ["production"]);
+        assert!(found(&s, "nothing-like-this").is_empty());
     }
 }
