@@ -19,7 +19,9 @@
 //! - Refusals by state (delete a default, protected or parent branch; snapshot a non-root
 //!   branch) are 422; malformed input (bad `expires_at`, bad `limit`, bad cursor) is 400; a
 //!   taken branch name is 409 `branch already exists; branch_name:"…"`; the snapshot quota is
-//!   422 with a message that says "limit". Error `code` is `""`, as on most real answers.
+//!   422 with a message that says "limit", and so is a restore past `root_branch_quota`
+//!   (every restore makes a root branch). Error `code` is `""`, as on most real answers.
+//! - Branch `search` is a case-insensitive substring of the name or the id.
 //! - Every mutating call (not `PATCH` of a branch or snapshot, which start no operation) is
 //!   refused with 423 while any operation of the project runs: the strict reading of Neon's
 //!   message "project already has running conflicting operations".
@@ -95,6 +97,9 @@ pub struct Options {
     /// (default). `false`: the new branch comes out unprotected and the old one stays protected
     /// (the case where a client has to move the protection itself).
     pub restore_moves_protection: bool,
+    /// How many root branches the project may have (Neon: Free 3, Launch 5, Scale 25). A
+    /// restore creates a root branch, so a promotion needs room for `<prod> (old)`.
+    pub root_branch_quota: usize,
     /// Port to bind on 127.0.0.1 (0: any free port).
     pub port: u16,
     /// Enforce Neon's rate limits on the Neon API (700 requests a minute, 40 a second per
@@ -112,6 +117,7 @@ impl Default for Options {
             project_id: "proj-emulated".into(),
             api_key: None,
             restore_moves_protection: true,
+            root_branch_quota: 25,
             port: 0,
             rate_limit: false,
         }
@@ -178,6 +184,7 @@ fn limits(opts: &Options) -> Limits {
         op_duration: opts.op_duration,
         snapshot_quota: opts.snapshot_quota,
         restore_moves_protection: opts.restore_moves_protection,
+        root_branch_quota: opts.root_branch_quota,
     }
 }
 

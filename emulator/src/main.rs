@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use neon_emulator::{Emulator, Options, Seed};
 
-const USAGE: &str = "usage: neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N] [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY] [--rate-limit] [--branches N [--branch-prefix P]]";
+const USAGE: &str = "usage: neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N] [--root-branch-quota N] [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY] [--rate-limit] [--branches N [--branch-prefix P]]";
 
 /// Options, plus how many extra branches to seed and their name prefix.
 fn parse(args: &[String]) -> Result<(Options, (usize, String)), String> {
@@ -50,6 +50,7 @@ fn parse(args: &[String]) -> Result<(Options, (usize, String)), String> {
             "--latency-ms" => opts.latency = Duration::from_millis(num(&value)?),
             "--op-ms" => opts.op_duration = Duration::from_millis(num(&value)?),
             "--snapshot-quota" => opts.snapshot_quota = num(&value)? as usize,
+            "--root-branch-quota" => opts.root_branch_quota = num(&value)? as usize,
             "--project-id" => opts.project_id = value,
             "--api-key" => opts.api_key = Some(value),
             "--branches" => extra.0 = num(&value)? as usize,

@@ -338,6 +338,19 @@ pub struct Limits {
     pub snapshot_quota: usize,
     /// See `Options::restore_moves_protection`.
     pub restore_moves_protection: bool,
+    /// See `Options::root_branch_quota`.
+    pub root_branch_quota: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            op_duration: Duration::ZERO,
+            snapshot_quota: 10,
+            restore_moves_protection: true,
+            root_branch_quota: 25,
+        }
+    }
 }
 
 /// The whole emulated world. Public so tests can inspect and seed it through
@@ -1702,6 +1715,20 @@ impl State {
                 ));
             }
         }
+        let roots = self
+            .branches
+            .values()
+            .filter(|b| b.parent_id.is_none())
+            .count();
+        if roots >= self.limits.root_branch_quota {
+            return Err(ApiError::new(
+                422,
+                format!(
+                    "root branches limit reached: the project already has {roots} root branches (limit {}); delete one to restore a snapshot",
+                    self.limits.root_branch_quota
+                ),
+            ));
+        }
         self.ensure_unlocked()?;
         let now = self.now();
         let id = self.fresh_branch_id();
@@ -2047,7 +2074,7 @@ mod tests {
         Limits {
             op_duration: Duration::from_millis(op_ms),
             snapshot_quota: quota,
-            restore_moves_protection: true,
+            ..Limits::default()
         }
     }
 
@@ -2224,6 +2251,34 @@ mod tests {
         s.finalize_restore(&b.id, None).unwrap();
         assert_eq!(s.branch(&b.id).unwrap().name, "production");
         assert_eq!(s.branch(&prod).unwrap().name, "production (old)");
+    }
+
+    #[test]
+    fn restores_need_room_for_a_root_branch() {
+        let mut s = State::new(
+            "p",
+            Limits {
+                root_branch_quota: 3,
+                ..Limits::default()
+            },
+        );
+        let (prod, dev) = s.seed_demo();
+        let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
+        let finalize = |target: &str| RestoreReq {
+            target_branch_id: Some(target.to_string()),
+            finalize_restore: true,
+            name: None,
+        };
+        // prod, dev → prod, dev, production (old): the third root fits.
+        s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
+        let new_prod = s.branch_by_name("production").unwrap().id.clone();
+        let err = s
+            .restore_snapshot(&snap.id, finalize(&new_prod))
+            .unwrap_err();
+        assert_eq!(err.status, 422);
+        assert!(err.message.contains("limit"));
+        s.delete_branch(&prod).unwrap().unwrap();
+        s.restore_snapshot(&snap.id, finalize(&new_prod)).unwrap();
     }
 
     #[test]
@@ -2690,14 +2745,7 @@ mod search_tests {
 
     #[test]
     fn search_is_a_case_insensitive_substring_of_name_or_id() {
-        let mut s = State::new(
-            "p",
-            Limits {
-                op_duration: Duration::ZERO,
-                snapshot_quota: 10,
-                restore_moves_protection: true,
-            },
-        );
+        let mut s = State::new("p", Limits::default());
         let (prod, _dev) = s.seed_demo();
         let found = |s: &State, q: &str| -> Vec<String> {
             let q = ListBranchesQuery {
