@@ -152,6 +152,10 @@ pub struct Branch {
     /// When the branch turns `ready` (not part of the API).
     #[serde(skip)]
     pub ready_at: Timestamp,
+    /// The branch a not-yet-finalized restore will replace (not part of the API; `restored_as`
+    /// is only set once it has).
+    #[serde(skip)]
+    pub restore_target: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -877,6 +881,7 @@ impl State {
             restored_as: None,
             data,
             ready_at,
+            restore_target: None,
         }
     }
 
@@ -1760,11 +1765,10 @@ impl State {
             let (eps, more) = self.finalize_into(&id, &target_id, None, "restore_snapshot", now)?;
             endpoints = eps;
             ops.extend(more);
-        } else if req.finalize_restore {
-            // The restore failed: the target is untouched; the half-made branch stays around.
-            self.branches.get_mut(&id).unwrap().restored_as = Some(target_id);
         } else {
-            self.branches.get_mut(&id).unwrap().restored_as = Some(target_id);
+            // Not finalized (asked for, or the restore failed: the target is untouched and the
+            // new branch stays around, unfinalized).
+            self.branches.get_mut(&id).unwrap().restore_target = Some(target_id);
         }
         Ok((self.branches[&id].clone(), endpoints, ops))
     }
@@ -1783,7 +1787,7 @@ impl State {
             .ok_or_else(|| ApiError::not_found("branch"))?;
         let target = match (
             &b.restored_from,
-            &b.restored_as,
+            &b.restore_target,
             b.restore_status.as_deref(),
         ) {
             (Some(_), Some(t), Some("restored")) => t.clone(),
@@ -1851,6 +1855,7 @@ impl State {
         new.primary = target.default;
         new.protected = moves_protection && target.protected;
         new.restored_as = Some(target_id.to_string());
+        new.restore_target = None;
         new.restore_status = Some("finalized".into());
         new.updated_at = now;
         let mut moved = Vec::new();
