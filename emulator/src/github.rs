@@ -289,10 +289,16 @@ pub(crate) fn status_message(status: u16) -> &'static str {
     }
 }
 
+/// The API root as the caller used it (links in answers point back to the same place).
 fn api_base(req: &Req) -> String {
     format!(
-        "http://{}/github",
-        req.header("host").unwrap_or("127.0.0.1")
+        "http://{}{}",
+        req.header("host").unwrap_or("127.0.0.1"),
+        if req.path.starts_with("/github") {
+            "/github"
+        } else {
+            ""
+        }
     )
 }
 
@@ -412,7 +418,12 @@ fn can_write(who: &Caller) -> Result<GhUser, Resp> {
 }
 
 pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
-    let segs = segments(&req.path, "/github");
+    let prefix = if req.path.starts_with("/github") {
+        "/github"
+    } else {
+        ""
+    };
+    let segs = segments(&req.path, prefix);
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let who = caller(req);
     let api = api_base(req);

@@ -484,7 +484,12 @@ async fn handle(
     };
     let api = if path.starts_with("/api/v2/") || path == "/api/v2" {
         Api::Neon
-    } else if path.starts_with("/github/") || path == "/github" {
+    } else if path.starts_with("/github/")
+        || path == "/github"
+        || path.starts_with("/repos/")
+        || path == "/user"
+    {
+        // Also at the root, like api.github.com, for clients that drop a base path.
         Api::GitHub
     } else {
         Api::Other
