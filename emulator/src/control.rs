@@ -4,7 +4,7 @@
 //!
 //! | call | does |
 //! |---|---|
-//! | `GET /_emulator/state` | branches (with data tags and computes), snapshots, running operations |
+//! | `GET /_emulator/state` | branches (with data tags and computes), snapshots, running operations, GitHub comments |
 //! | `PUT /_emulator/data` `{"branch": name-or-id, "data": "…"}` | "writes" to a branch |
 //! | `GET` / `DELETE /_emulator/requests` | the request log / clear it |
 //! | `POST /_emulator/faults` `{"kind": "status"\|"drop"\|"delay"\|"fail_operation", …}` | inject a fault |
@@ -61,6 +61,12 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
                 .iter()
                 .map(|x| json!({"id": x.id, "name": x.name, "source_branch_id": x.source_branch_id, "data": x.data, "expires_at": x.expires_at.map(fmt_ts)}))
                 .collect();
+            let comments: Vec<Value> = st
+                .github
+                .comments
+                .iter()
+                .map(|c| json!({"id": c.id, "repo": c.repo, "issue": c.issue, "login": c.user.login, "body": c.body}))
+                .collect();
             let running: Vec<Value> = st
                 .running_operations()
                 .iter()
@@ -68,7 +74,7 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
                 .collect();
             Resp::json(
                 200,
-                &json!({"project_id": st.project.id, "branches": branches, "snapshots": snapshots, "running_operations": running, "operations": st.operations.len()}),
+                &json!({"project_id": st.project.id, "branches": branches, "snapshots": snapshots, "running_operations": running, "comments": comments, "operations": st.operations.len()}),
             )
         }
         ("PUT", ["data"]) => {
