@@ -616,3 +616,206 @@ fn background_emulator_serves_blocking_callers() {
         "stopped on drop"
     );
 }
+
+/// Polls every operation of an answer until it is terminal; returns the final statuses.
+async fn wait_ops(emu: &Emulator, p: &str, answer: &Value) -> Vec<String> {
+    let mut statuses = Vec::new();
+    for op in answer["operations"].as_array().cloned().unwrap_or_default() {
+        let id = op["id"].as_str().unwrap().to_string();
+        loop {
+            let got = call(emu, "GET", &format!("{p}/operations/{id}"), KEY, None)
+                .await
+                .unwrap();
+            let status = got.body["operation"]["status"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            if ["finished", "failed", "error", "cancelled", "skipped"].contains(&status.as_str()) {
+                statuses.push(status);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    statuses
+}
+
+async fn branch_named(emu: &Emulator, p: &str, name: &str) -> Value {
+    let list = call(
+        emu,
+        "GET",
+        &format!("{p}/branches?search={}", encode_query_value(name)),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap();
+    list.body["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == name)
+        .cloned()
+        .unwrap()
+}
+
+/// The whole promotion and rollback of SPEC §1 through HTTP, as a careful client does it.
+#[tokio::test]
+async fn promotion_and_rollback_as_the_spec_describes() {
+    let emu = Emulator::start(Options {
+        seed: Seed::Demo,
+        op_duration: Duration::from_millis(60),
+        ..Default::default()
+    })
+    .await;
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    emu.with_state(|s| {
+        s.set_data("production", "prod-v1");
+        s.set_data("dev", "dev-v2");
+    });
+    let prod = branch_named(&emu, &p, "production").await;
+    let prod_id = prod["id"].as_str().unwrap().to_string();
+    let dev_id = branch_named(&emu, &p, "dev").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patched = call(
+        &emu,
+        "PATCH",
+        &format!("{p}/branches/{prod_id}"),
+        KEY,
+        Some(json!({"branch": {"protected": true}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(patched.status, 200);
+    let endpoint_before = call(
+        &emu,
+        "GET",
+        &format!("{p}/branches/{prod_id}/endpoints"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap()
+    .body["endpoints"][0]["host"]
+        .clone();
+
+    // 1. Rollback point.
+    let rollback = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches/{prod_id}/snapshot?name=rollback"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rollback.status, 200);
+    // Anything else mutating waits for it.
+    let early = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches/{dev_id}/snapshot?name=candidate"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(early.status, 423);
+    assert_eq!(wait_ops(&emu, &p, &rollback.body).await, ["finished"]);
+    // 2. Candidate.
+    let candidate = call(
+        &emu,
+        "POST",
+        &format!("{p}/branches/{dev_id}/snapshot?name=candidate"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap();
+    wait_ops(&emu, &p, &candidate.body).await;
+    let candidate_id = candidate.body["snapshot"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 3. Restore onto prod, finalized.
+    let restored = call(
+        &emu,
+        "POST",
+        &format!("{p}/snapshots/{candidate_id}/restore"),
+        KEY,
+        Some(json!({"target_branch_id": prod_id, "finalize_restore": true})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    assert!(
+        wait_ops(&emu, &p, &restored.body)
+            .await
+            .iter()
+            .all(|s| s == "finished")
+    );
+    // 4. Re-resolve by name and verify.
+    let new_prod = branch_named(&emu, &p, "production").await;
+    assert_ne!(new_prod["id"], prod_id.as_str());
+    assert_eq!(new_prod["restored_from"], candidate_id.as_str());
+    assert_eq!(new_prod["default"], true);
+    let new_id = new_prod["id"].as_str().unwrap().to_string();
+    let endpoint_after = call(
+        &emu,
+        "GET",
+        &format!("{p}/branches/{new_id}/endpoints"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap()
+    .body["endpoints"][0]["host"]
+        .clone();
+    assert_eq!(
+        endpoint_before, endpoint_after,
+        "the connection string stays"
+    );
+    assert_eq!(
+        emu.with_state(|s| s.data_of("production")).unwrap(),
+        "dev-v2"
+    );
+    // 5. Delete the replaced branch by the id prod had.
+    let old = call(&emu, "GET", &format!("{p}/branches/{prod_id}"), KEY, None)
+        .await
+        .unwrap();
+    assert_eq!(old.body["branch"]["name"], "production (old)");
+    let deleted = call(
+        &emu,
+        "DELETE",
+        &format!("{p}/branches/{prod_id}"),
+        KEY,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    wait_ops(&emu, &p, &deleted.body).await;
+
+    // Rollback: restore the rollback snapshot onto the current prod.
+    let rollback_id = rollback.body["snapshot"]["id"].as_str().unwrap();
+    let back = call(
+        &emu,
+        "POST",
+        &format!("{p}/snapshots/{rollback_id}/restore"),
+        KEY,
+        Some(json!({"target_branch_id": new_id, "finalize_restore": true})),
+    )
+    .await
+    .unwrap();
+    wait_ops(&emu, &p, &back.body).await;
+    assert_eq!(
+        emu.with_state(|s| s.data_of("production")).unwrap(),
+        "prod-v1"
+    );
+    assert_eq!(
+        branch_named(&emu, &p, "production").await["restored_from"],
+        rollback_id
+    );
+}
