@@ -1105,7 +1105,9 @@ impl State {
                 self.op_failures.remove(pos);
             }
         }
-        // Strictly increasing creation times keep the operations cursor exact.
+        // Strictly increasing creation times, in whole microseconds (the cursor's precision),
+        // keep the operations cursor exact.
+        let at = Timestamp::from_microsecond(at.as_microsecond()).unwrap_or(at);
         let at = match self.operations.last() {
             Some(last) if last.created_at >= at => last.created_at + SignedDuration::from_micros(1),
             _ => at,
