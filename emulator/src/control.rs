@@ -7,7 +7,7 @@
 //! | `GET /_emulator/state` | branches (with data tags and computes), snapshots, running operations, GitHub comments |
 //! | `PUT /_emulator/data` `{"branch": name-or-id, "data": "…"}` | "writes" to a branch |
 //! | `GET` / `DELETE /_emulator/requests` | the request log / clear it |
-//! | `POST /_emulator/faults` `{"kind": "status"\|"drop"\|"delay"\|"fail_operation", …}` | inject a fault |
+//! | `POST /_emulator/faults` `{"kind": "status"\|"drop"\|"reset"\|"delay"\|"fail_operation", …}` | inject a fault |
 //! | `POST /_emulator/advance` `{"ms": N}` | move the clock |
 //! | `POST /_emulator/branches` `{"prefix", "count", "parent"}` | bulk-create ready child branches |
 //! | `POST /_emulator/github/pulls` `{"repo", "number", "head_ref", "head_sha", "merge_sha"?, "title"?, "head_repo"?}` | seed a PR |
@@ -126,6 +126,12 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
                         times,
                     }
                 }
+                Some("reset") => Fault::Reset {
+                    method,
+                    path_contains,
+                    after_apply,
+                    times,
+                },
                 Some("drop") => Fault::DropConnection {
                     method,
                     path_contains,
@@ -152,7 +158,7 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
                     });
                     return Resp::empty(204);
                 }
-                _ => return bad("kind must be status, drop, delay or fail_operation"),
+                _ => return bad("kind must be status, drop, reset, delay or fail_operation"),
             };
             shared.faults.lock().unwrap().push(fault);
             Resp::empty(204)

@@ -25,6 +25,14 @@ pub enum Fault {
         after_apply: bool,
         times: usize,
     },
+    /// Like `DropConnection`, but the connection is reset (TCP RST): the client sees
+    /// "connection reset by peer" rather than an early end of stream.
+    Reset {
+        method: Option<String>,
+        path_contains: String,
+        after_apply: bool,
+        times: usize,
+    },
     /// Wait `delay` before answering; `after_apply: true` applies the request first, so a
     /// client that times out sees nothing although the change happened.
     Delay {
@@ -84,6 +92,15 @@ impl Fault {
             times,
         }
     }
+    /// Reset the connection (RST) before handling.
+    pub fn reset(method: &str, path: &str, times: usize) -> Fault {
+        Fault::Reset {
+            method: Some(method.to_string()),
+            path_contains: path.to_string(),
+            after_apply: false,
+            times,
+        }
+    }
     pub fn delay(method: &str, path: &str, delay: Duration, times: usize) -> Fault {
         Fault::Delay {
             method: Some(method.to_string()),
@@ -109,6 +126,8 @@ pub(crate) struct Plan {
     pub status: Option<(u16, Option<u64>)>,
     pub drop_before: bool,
     pub drop_after: bool,
+    /// The dropped connection is reset rather than closed.
+    pub reset: bool,
     pub delay_before: Duration,
     pub delay_after: Duration,
 }
@@ -126,6 +145,7 @@ pub(crate) fn plan(faults: &mut Vec<Fault>, method: &str, path: &str) -> Plan {
     let mut plan = Plan::default();
     let (mut got_status, mut got_drop, mut got_delay) = (false, false, false);
     for f in faults.iter_mut() {
+        let is_reset = matches!(f, Fault::Reset { .. });
         match f {
             Fault::Status {
                 method: m,
@@ -143,9 +163,16 @@ pub(crate) fn plan(faults: &mut Vec<Fault>, method: &str, path: &str) -> Plan {
                 path_contains,
                 after_apply,
                 times,
+            }
+            | Fault::Reset {
+                method: m,
+                path_contains,
+                after_apply,
+                times,
             } if !got_drop && *times > 0 && matches(m, path_contains, method, path) => {
                 got_drop = true;
                 *times -= 1;
+                plan.reset = is_reset;
                 if *after_apply {
                     plan.drop_after = true;
                 } else {
@@ -173,6 +200,7 @@ pub(crate) fn plan(faults: &mut Vec<Fault>, method: &str, path: &str) -> Plan {
     faults.retain(|f| match f {
         Fault::Status { times, .. }
         | Fault::DropConnection { times, .. }
+        | Fault::Reset { times, .. }
         | Fault::Delay { times, .. }
         | Fault::FailOperation { times, .. } => *times > 0,
     });

@@ -51,6 +51,7 @@ mod ratelimit;
 pub mod state;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -386,19 +387,76 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let mut stop = shutdown.clone();
+        let reset = Arc::new(AtomicBool::new(false));
+        let io = ResettableStream {
+            inner: stream,
+            reset: reset.clone(),
+        };
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let shared = shared.clone();
-                async move { handle(shared, req).await }
+                let reset = reset.clone();
+                async move { handle(shared, req, reset).await }
             });
             let conn = http1::Builder::new()
                 .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc);
+                .serve_connection(TokioIo::new(io), svc);
             tokio::select! {
                 _ = conn => {}
                 _ = stop.changed() => {}
             }
         });
+    }
+}
+
+/// The accepted socket; when a `Fault::Reset` fired on it, closing sends a TCP reset (RST)
+/// instead of an orderly shutdown (FIN).
+struct ResettableStream {
+    inner: tokio::net::TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResettableStream {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::Relaxed) {
+            let _ = self.inner.set_zero_linger();
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for ResettableStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for ResettableStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.reset.load(Ordering::Relaxed) {
+            // No FIN: the reset happens when the socket is dropped.
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -465,6 +523,7 @@ impl Resp {
 async fn handle(
     shared: Arc<Shared>,
     req: hyper::Request<Incoming>,
+    reset: Arc<AtomicBool>,
 ) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
     let started = std::time::Instant::now();
     let at = jiff::Timestamp::now();
@@ -537,6 +596,7 @@ async fn handle(
     }
     if plan.drop_before {
         shared.log.lock().unwrap().push(log(0));
+        reset.store(plan.reset, Ordering::Relaxed);
         return Err(Dropped);
     }
     let limited = match (&shared.rate, api) {
@@ -582,6 +642,7 @@ async fn handle(
     }
     if plan.drop_after {
         shared.log.lock().unwrap().push(log(0));
+        reset.store(plan.reset, Ordering::Relaxed);
         return Err(Dropped);
     }
     shared.log.lock().unwrap().push(log(resp.status));

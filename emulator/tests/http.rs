@@ -308,6 +308,13 @@ async fn injected_faults() {
     );
     assert_eq!(emu.requests().last().unwrap().status, 0);
 
+    emu.inject(Fault::reset("GET", "/branches", 1));
+    let reset = call(&emu, "GET", &format!("{p}/branches"), KEY, None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(reset.kind(), std::io::ErrorKind::ConnectionReset, "{reset}");
+
     // Applied, then the answer is lost: the branch exists although the client saw nothing.
     emu.inject(Fault::drop_after_apply("POST", "/branches", 1));
     assert!(
