@@ -40,8 +40,15 @@ fn main() {
     }
     let binary = support::binary();
     let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
-    println!("\nbinary: {} ({:.2} MB)", binary.display(), size as f64 / 1e6);
-    println!("peak memory of any run: {:.1} MiB", peak_rss_kib() as f64 / 1024.0);
+    println!(
+        "\nbinary: {} ({:.2} MB)",
+        binary.display(),
+        size as f64 / 1e6
+    );
+    println!(
+        "peak memory of any run: {:.1} MiB",
+        peak_rss_kib() as f64 / 1024.0
+    );
 }
 
 struct Row {

@@ -29,11 +29,13 @@ fn main() -> ExitCode {
     {
         runner.add_mask(secret);
     }
-    let prepared = Config::from_raw(raw).map_err(UsageErrors).and_then(|config| {
-        let gh = GithubContext::from_env().map_err(|e| UsageErrors(vec![e]))?;
-        let route = event::route(&config, gh.as_ref()).map_err(|e| UsageErrors(vec![e]))?;
-        Ok((config, gh, route))
-    });
+    let prepared = Config::from_raw(raw)
+        .map_err(UsageErrors)
+        .and_then(|config| {
+            let gh = GithubContext::from_env().map_err(|e| UsageErrors(vec![e]))?;
+            let route = event::route(&config, gh.as_ref()).map_err(|e| UsageErrors(vec![e]))?;
+            Ok((config, gh, route))
+        });
     let (config, gh, route) = match prepared {
         Ok(prepared) => prepared,
         Err(errors) => {
@@ -71,7 +73,10 @@ async fn run(config: Config, gh: Option<GithubContext>, route: Route, runner: Ru
     let http = match http::client() {
         Ok(http) => http,
         Err(e) => {
-            runner.error("neon-promote failed", &format!("cannot set up HTTPS: {e:#}; nothing was changed"));
+            runner.error(
+                "neon-promote failed",
+                &format!("cannot set up HTTPS: {e:#}; nothing was changed"),
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -91,14 +96,19 @@ async fn run(config: Config, gh: Option<GithubContext>, route: Route, runner: Ru
         }
         Err(error) => {
             let message = format!("{error:#}");
-            ctx.runner.error(&format!("neon-promote {command} failed"), &message);
+            ctx.runner
+                .error(&format!("neon-promote {command} failed"), &message);
             let _ = ctx.runner.append_summary(&render::failure_summary(
                 command,
                 &message,
                 &ctx.steps(),
                 &ctx.warnings(),
             ));
-            let code = if error.downcast_ref::<UsageError>().is_some() { 2 } else { 1 };
+            let code = if error.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            };
             ExitCode::from(code)
         }
     }
@@ -125,7 +135,9 @@ fn context(
         (Some(token), Some(gh)) => match GitHub::new(http, &gh.api_url, token, &gh.repository) {
             Ok(github) => Some(github),
             Err(e) => {
-                runner.warning(&format!("GitHub client unavailable, comments are skipped: {e:#}"));
+                runner.warning(&format!(
+                    "GitHub client unavailable, comments are skipped: {e:#}"
+                ));
                 None
             }
         },
@@ -164,7 +176,8 @@ async fn report(ctx: &Ctx, outcome: &Outcome, info: &CommentInfo) {
     }
     let summary = render::summary(outcome, &ctx.steps(), &ctx.warnings(), info);
     if let Err(e) = ctx.runner.append_summary(&summary) {
-        ctx.runner.warning(&format!("could not write the job summary: {e}"));
+        ctx.runner
+            .warning(&format!("could not write the job summary: {e}"));
     }
 }
 

@@ -120,7 +120,13 @@ impl Run {
         self.outputs
             .get(name)
             .map(String::as_str)
-            .unwrap_or_else(|| panic!("no output {name}; outputs: {:?}\n{}", self.outputs, self.log()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no output {name}; outputs: {:?}\n{}",
+                    self.outputs,
+                    self.log()
+                )
+            })
     }
 
     /// The whole log, for assertion messages.
@@ -169,7 +175,10 @@ impl Action {
     }
 
     /// Runs the binary against `emu` as the runner would, and collects what it left behind.
+    /// The pull request of a `pull_request` payload is seeded into the GitHub fake first, as
+    /// it exists on GitHub when the event fires.
     pub async fn run(self, emu: &Emulator) -> Run {
+        seed_pull(emu, &self.payload);
         let dir = tempfile::tempdir().expect("tempdir");
         let event_path = dir.path().join("event.json");
         let output_path = dir.path().join("set_output");
@@ -224,6 +233,25 @@ impl Action {
             summary: std::fs::read_to_string(&summary_path).expect("read summary"),
         }
     }
+}
+
+/// Makes the payload's pull request exist in the GitHub fake (once; later runs keep it).
+pub fn seed_pull(emu: &Emulator, payload: &Value) {
+    let (Some(repo), Some(number)) = (
+        payload["repository"]["full_name"].as_str(),
+        payload["pull_request"]["number"].as_u64(),
+    ) else {
+        return;
+    };
+    let pr = &payload["pull_request"];
+    emu.with_state(|s| {
+        if s.github.pull(repo, number).is_none() {
+            let head_ref = pr["head"]["ref"].as_str().unwrap_or_default();
+            let head_sha = pr["head"]["sha"].as_str().unwrap_or_default();
+            let pull = s.github.add_pull(repo, number, head_ref, head_sha);
+            pull.title = pr["title"].as_str().unwrap_or_default().to_string();
+        }
+    });
 }
 
 /// The built binary under test.
