@@ -16,6 +16,16 @@ use serde_json::{Value, json};
 use crate::state::fmt_ts;
 use crate::{Req, Resp, Shared, segments};
 
+/// GitHub matches `owner/name` case-insensitively.
+fn same_repo(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The map key of a repository (lower case).
+fn key(repo: &str) -> String {
+    repo.to_ascii_lowercase()
+}
+
 /// A GitHub account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GhUser {
@@ -104,9 +114,11 @@ pub struct GitHubState {
     pub pulls: Vec<Pull>,
     /// Oldest first (ids grow).
     pub comments: Vec<Comment>,
-    /// `(repo, sha)` → pull request numbers (what `GET /commits/{sha}/pulls` returns).
+    /// `(repo in lower case, sha)` → pull request numbers (what `GET /commits/{sha}/pulls`
+    /// returns).
     pub commit_pulls: HashMap<(String, String), Vec<u64>>,
-    /// Commits that exist in a repo (`(repo, sha)`); unknown ones answer 422 like GitHub.
+    /// Commits that exist in a repo (`(repo in lower case, sha)`); unknown ones answer 422 like
+    /// GitHub.
     pub commits: HashSet<(String, String)>,
     next_comment_id: u64,
 }
@@ -135,14 +147,13 @@ impl GitHubState {
         head_sha: &str,
     ) -> &mut Pull {
         let now = Timestamp::now();
-        self.commits
-            .insert((repo.to_string(), head_sha.to_string()));
+        self.commits.insert((key(repo), head_sha.to_string()));
         self.commit_pulls
-            .entry((repo.to_string(), head_sha.to_string()))
+            .entry((key(repo), head_sha.to_string()))
             .or_default()
             .push(number);
         self.pulls
-            .retain(|p| !(p.repo == repo && p.number == number));
+            .retain(|p| !(same_repo(&p.repo, repo) && p.number == number));
         self.pulls.push(Pull {
             repo: repo.into(),
             number,
@@ -179,10 +190,10 @@ impl GitHubState {
 
     /// `GET /repos/{repo}/commits/{sha}/pulls` will list pull request `number`.
     pub fn link_commit(&mut self, repo: &str, sha: &str, number: u64) {
-        self.commits.insert((repo.into(), sha.into()));
+        self.commits.insert((key(repo), sha.into()));
         let list = self
             .commit_pulls
-            .entry((repo.into(), sha.into()))
+            .entry((key(repo), sha.into()))
             .or_default();
         if !list.contains(&number) {
             list.push(number);
@@ -191,18 +202,18 @@ impl GitHubState {
 
     /// A commit that exists but belongs to no pull request.
     pub fn add_commit(&mut self, repo: &str, sha: &str) {
-        self.commits.insert((repo.into(), sha.into()));
+        self.commits.insert((key(repo), sha.into()));
     }
 
     pub fn pull(&self, repo: &str, number: u64) -> Option<&Pull> {
         self.pulls
             .iter()
-            .find(|p| p.repo == repo && p.number == number)
+            .find(|p| same_repo(&p.repo, repo) && p.number == number)
     }
     pub fn pull_mut(&mut self, repo: &str, number: u64) -> Option<&mut Pull> {
         self.pulls
             .iter_mut()
-            .find(|p| p.repo == repo && p.number == number)
+            .find(|p| same_repo(&p.repo, repo) && p.number == number)
     }
 
     /// Adds a comment by `user` on issue/PR `issue`; returns its id.
@@ -226,7 +237,7 @@ impl GitHubState {
     pub fn comments_on(&self, repo: &str, issue: u64) -> Vec<&Comment> {
         self.comments
             .iter()
-            .filter(|c| c.repo == repo && c.issue == issue)
+            .filter(|c| same_repo(&c.repo, repo) && c.issue == issue)
             .collect()
     }
 
@@ -505,7 +516,7 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
             match gh
                 .comments
                 .iter()
-                .find(|c| c.repo == repo && id.parse::<u64>().ok() == Some(c.id))
+                .find(|c| same_repo(&c.repo, &repo) && id.parse::<u64>().ok() == Some(c.id))
             {
                 Some(c) => Resp::json(200, &comment_json(c, &api)),
                 None => error(404, "Not Found"),
@@ -523,7 +534,7 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
             match gh
                 .comments
                 .iter_mut()
-                .find(|c| c.repo == repo && id.parse::<u64>().ok() == Some(c.id))
+                .find(|c| same_repo(&c.repo, &repo) && id.parse::<u64>().ok() == Some(c.id))
             {
                 Some(c) => {
                     c.body = body;
@@ -543,7 +554,7 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
         }
         ("GET", ["repos", o, r, "commits", sha, "pulls"]) => {
             let repo = format!("{o}/{r}");
-            let key = (repo.clone(), sha.to_string());
+            let key = (key(&repo), sha.to_string());
             if !gh.commits.contains(&key) {
                 return Resp::json(
                     422,

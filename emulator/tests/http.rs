@@ -471,6 +471,17 @@ async fn github_comments_paginate_and_tokens_have_rights() {
     assert_eq!(pulls.body[0]["number"], 7);
     assert!(pulls.body[0]["merged_at"].is_string());
     assert_eq!(pulls.body[0]["base"]["ref"], "main");
+    // Owner and name are case-insensitive, as on GitHub.
+    let upper = call(
+        &emu,
+        "GET",
+        "/github/repos/ACME/App/issues/7/comments?per_page=1",
+        Some("token ghs_x"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(upper.status, 200);
     let unknown = call(
         &emu,
         "GET",
