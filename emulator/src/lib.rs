@@ -164,9 +164,6 @@ impl LoggedRequest {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-}
-
-impl LoggedRequest {
     /// A query parameter (percent-decoded).
     pub fn query_param(&self, name: &str) -> Option<String> {
         parse_query(&self.query)
