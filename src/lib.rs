@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod event;
 pub mod github;
 pub mod http;
+pub mod naming;
 pub mod neon;
 pub mod outcome;
 pub mod poll;
