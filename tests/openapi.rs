@@ -1,0 +1,746 @@
+//! Fidelity: every answer the emulator gives on the routes neon-promote uses (and the error
+//! answers it can get there) must validate against the pinned Neon OpenAPI spec, so a client
+//! tested against the emulator is tested against the API's real shapes. The spec is fetched by
+//! `npm pack` and checksum-verified (see `support/npm.rs`), never committed.
+//!
+//! The first tests pin down the validator itself on hand-written samples, so a green run of
+//! the emulator test means "conforms", not "the checker checks nothing".
+
+#[path = "support/npm.rs"]
+mod npm;
+#[path = "support/spec.rs"]
+mod spec;
+
+use std::time::Duration;
+
+use neon_emulator::{Emulator, Fault, Options};
+use serde_json::{Value, json};
+
+const KEY: &str = "napi_openapi_test";
+
+fn spec() -> &'static spec::Spec {
+    spec::pinned()
+}
+
+/// A branch as the spec's own example has it: every required field.
+fn sample_branch() -> Value {
+    json!({
+        "id": "br-aged-salad-637688",
+        "project_id": "shiny-wind-028834",
+        "name": "main",
+        "current_state": "ready",
+        "state_changed_at": "2022-11-30T20:09:48Z",
+        "logical_size": 28,
+        "creation_source": "console",
+        "created_at": "2022-11-23T17:42:25Z",
+        "updated_at": "2022-11-23T17:42:26Z",
+        "default": true,
+        "protected": false,
+        "cpu_used_sec": 100,
+        "active_time_seconds": 100,
+        "compute_time_seconds": 100,
+        "written_data_bytes": 100800,
+        "data_transfer_bytes": 1000000
+    })
+}
+
+#[test]
+fn the_pinned_spec_is_the_expected_one() {
+    let s = spec();
+    assert!(
+        s.operation("POST", "/projects/p/branches/br-x/snapshot")
+            .is_some_and(|o| o.operation_id == "createSnapshot"),
+        "spec {} has no createSnapshot",
+        s.version()
+    );
+}
+
+#[test]
+fn literal_segments_win_over_parameters() {
+    let s = spec();
+    let count = s
+        .operation("GET", "/api/v2/projects/p/branches/count")
+        .unwrap();
+    assert_eq!(count.operation_id, "countProjectBranches");
+    let get = s
+        .operation("GET", "/api/v2/projects/p/branches/br-x")
+        .unwrap();
+    assert_eq!(get.operation_id, "getProjectBranch");
+    assert_eq!(
+        get.path_params,
+        vec![("project_id", "p".into()), ("branch_id", "br-x".into())]
+    );
+    assert!(s.operation("PUT", "/projects/p/branches").is_none());
+}
+
+#[test]
+fn a_branch_missing_a_required_field_fails() {
+    let s = spec();
+    assert_eq!(
+        s.validate_component("Branch", &sample_branch()),
+        Vec::<String>::new()
+    );
+    let mut b = sample_branch();
+    b.as_object_mut().unwrap().remove("name");
+    let errors = s.validate_component("Branch", &b);
+    assert!(errors.iter().any(|e| e.contains("\"name\"")), "{errors:?}");
+    let mut b = sample_branch();
+    b["protected"] = json!("no");
+    assert!(!s.validate_component("Branch", &b).is_empty());
+    // A wrong enum value deep inside a response fails through the `$ref`s.
+    let op = json!({"operation": {
+        "id": "d8ac46eb-a757-42b1-9907-f78322ee394e", "project_id": "p", "action": "create_timeline",
+        "status": "done", "failures_count": 0, "created_at": "2022-11-08T23:33:23Z",
+        "updated_at": "2022-11-08T23:33:23Z", "total_duration_ms": 1
+    }});
+    let errors = s.check_response("GET", "/projects/p/operations/x", 200, Some(&op));
+    assert!(
+        errors.iter().any(|e| e.contains("/operation/status")),
+        "{errors:?}"
+    );
+    let mut fine = op.clone();
+    fine["operation"]["status"] = json!("finished");
+    assert_eq!(
+        s.check_response("GET", "/projects/p/operations/x", 200, Some(&fine)),
+        Vec::<String>::new()
+    );
+    // `date-time` is enforced: a bare date is not a timestamp.
+    fine["operation"]["created_at"] = json!("2022-11-08");
+    assert!(
+        !s.check_response("GET", "/projects/p/operations/x", 200, Some(&fine))
+            .is_empty()
+    );
+}
+
+#[test]
+fn undeclared_fields_are_found() {
+    let s = spec();
+    let mut b = sample_branch();
+    b["invented"] = json!(1);
+    let body = json!({"branch": b, "annotation": {"value": {}}, "extra": true});
+    let found = s.undeclared_in_response("GET", "/projects/p/branches/br-x", 200, &body);
+    assert_eq!(found, vec!["/branch/invented", "/extra"]);
+}
+
+#[test]
+fn nullable_becomes_or_null() {
+    let converted = spec::convert(&json!({"type": "string", "nullable": true}));
+    let v = jsonschema::validator_for(&converted).unwrap();
+    assert!(v.is_valid(&json!(null)) && v.is_valid(&json!("x")) && !v.is_valid(&json!(1)));
+    let plain = jsonschema::validator_for(&spec::convert(&json!({"type": "string"}))).unwrap();
+    assert!(!plain.is_valid(&json!(null)));
+}
+
+#[test]
+fn statuses_and_bodies_must_be_documented() {
+    let s = spec();
+    // Errors fall to `default`: the GeneralError shape, `code` and `message` required.
+    let path = "/projects/p/branches/br-x";
+    let err = json!({"code": "", "message": "not found", "request_id": "r"});
+    assert!(s.check_response("GET", path, 404, Some(&err)).is_empty());
+    assert!(
+        !s.check_response("GET", path, 404, Some(&json!({"error": "x"})))
+            .is_empty()
+    );
+    assert!(!s.check_response("GET", path, 404, None).is_empty());
+    // A success the operation does not list is a finding, not swallowed by `default`.
+    assert!(
+        !s.check_response("GET", path, 201, Some(&json!({})))
+            .is_empty()
+    );
+    // 204 on delete has no body.
+    assert!(s.check_response("DELETE", path, 204, None).is_empty());
+    assert!(
+        !s.check_response("DELETE", path, 204, Some(&json!({})))
+            .is_empty()
+    );
+}
+
+#[test]
+fn snapshot_parameters_go_in_the_query() {
+    let s = spec();
+    let path = "/api/v2/projects/p/branches/br-x/snapshot";
+    let q = "name=pre-promote&expires_at=2030-01-01T00%3A00%3A00Z";
+    assert_eq!(s.check_request("POST", path, q, None), Vec::<String>::new());
+    // The docs' curl examples send a JSON body; the spec declares none.
+    let body = json!({"name": "pre-promote"});
+    assert!(!s.check_request("POST", path, "", Some(&body)).is_empty());
+    assert!(!s.check_request("POST", path, "nme=x", None).is_empty());
+    // Typed query parameters: limit is an integer of 1..=10000.
+    let list = "/projects/p/branches";
+    assert!(
+        s.check_request("GET", list, "limit=100&search=dev", None)
+            .is_empty()
+    );
+    assert!(!s.check_request("GET", list, "limit=0", None).is_empty());
+    assert!(!s.check_request("GET", list, "limit=many", None).is_empty());
+    // Path parameters follow their pattern.
+    assert!(
+        !s.check_request("GET", "/projects/P!/branches", "", None)
+            .is_empty()
+    );
+}
+
+#[test]
+fn request_bodies_are_checked() {
+    let s = spec();
+    let path = "/projects/p/branches";
+    let ok = json!({"branch": {"name": "preview/pr-1", "parent_id": "br-x",
+        "expires_at": "2030-01-01T00:00:00Z"}, "endpoints": [{"type": "read_write"}]});
+    assert_eq!(
+        s.check_request("POST", path, "", Some(&ok)),
+        Vec::<String>::new()
+    );
+    let bad = json!({"endpoints": [{"type": "read_write_please"}]});
+    assert!(!s.check_request("POST", path, "", Some(&bad)).is_empty());
+    let restore = "/projects/p/snapshots/snap-x/restore";
+    let body = json!({"target_branch_id": "br-x", "finalize_restore": true});
+    assert_eq!(
+        s.check_request("POST", restore, "", Some(&body)),
+        Vec::<String>::new()
+    );
+    let body = json!({"finalize_restore": "yes"});
+    assert!(!s.check_request("POST", restore, "", Some(&body)).is_empty());
+}
+
+/// One request and its answer, as sent and received.
+struct Exchange {
+    method: String,
+    path: String,
+    query: String,
+    body: Option<Value>,
+    status: u16,
+    answer: Option<Value>,
+    retry_after: Option<String>,
+}
+
+/// Plain reqwest against the emulator, remembering every exchange for the final check.
+struct Driver {
+    http: reqwest::Client,
+    base: String,
+    project: String,
+    log: Vec<Exchange>,
+}
+
+impl Driver {
+    async fn call(
+        &mut self,
+        method: &str,
+        rel: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let path = format!("/projects/{}{rel}", self.project);
+        let url = format!("{}{path}", self.base);
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), &url)
+            .bearer_auth(KEY)
+            .query(query);
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = resp.text().await.unwrap();
+        let answer = (!text.trim().is_empty()).then(|| {
+            serde_json::from_str::<Value>(&text)
+                .unwrap_or_else(|e| panic!("{method} {path}: answer is not JSON ({e}): {text}"))
+        });
+        let query = query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.log.push(Exchange {
+            method: method.into(),
+            path,
+            query,
+            body,
+            status,
+            answer: answer.clone(),
+            retry_after,
+        });
+        (status, answer.unwrap_or(Value::Null))
+    }
+
+    /// The call must answer `want`.
+    async fn expect(
+        &mut self,
+        want: u16,
+        method: &str,
+        rel: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Value {
+        let (status, answer) = self.call(method, rel, query, body).await;
+        assert_eq!(status, want, "{method} {rel} {query:?}: {answer}");
+        answer
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn id(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not an id: {v}"))
+        .to_string()
+}
+
+/// Drives every route neon-promote uses through success and error answers, then validates
+/// every answer (and every request this test sent) against the spec; all failures are listed
+/// at once.
+#[tokio::test]
+async fn every_emulator_answer_on_our_routes_matches_the_spec() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let s = spec();
+    // Operations take an hour of emulated time: the test moves the clock, never sleeps, so
+    // "running" and 423 are seen deterministically.
+    let op = Duration::from_secs(3600);
+    let emu = Emulator::start(Options {
+        op_duration: op,
+        snapshot_quota: 3,
+        ..Options::default()
+    })
+    .await;
+    let finish = || emu.with_state(|st| st.advance(op * 3));
+    let mut d = Driver {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+        base: emu.neon_api(),
+        project: emu.project_id(),
+        log: Vec::new(),
+    };
+
+    // Reads: project, branch list pages, search, one branch, endpoints, connection string.
+    d.expect(200, "GET", "", &[], None).await;
+    let list = d.expect(200, "GET", "/branches", &[], None).await;
+    let prod = id(&list["branches"][0]["id"]);
+    d.expect(
+        200,
+        "GET",
+        "/branches",
+        &[("search", "prod"), ("limit", "1")],
+        None,
+    )
+    .await;
+    d.expect(200, "GET", "/branches/count", &[], None).await;
+    d.expect(200, "GET", &format!("/branches/{prod}"), &[], None)
+        .await;
+    d.expect(
+        200,
+        "GET",
+        &format!("/branches/{prod}/endpoints"),
+        &[],
+        None,
+    )
+    .await;
+    d.expect(200, "GET", "/endpoints", &[], None).await;
+    let cu = |pooled| {
+        [
+            ("branch_id", prod.clone()),
+            ("database_name", "neondb".to_string()),
+            ("role_name", "neondb_owner".to_string()),
+            ("pooled", pooled),
+        ]
+    };
+    for pooled in ["true", "false"] {
+        let q = cu(pooled.to_string());
+        let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        d.expect(200, "GET", "/connection_uri", &q, None).await;
+    }
+    d.expect(200, "GET", &format!("/branches/{prod}/roles"), &[], None)
+        .await;
+    d.expect(
+        200,
+        "GET",
+        &format!("/branches/{prod}/roles/neondb_owner"),
+        &[],
+        None,
+    )
+    .await;
+    let reveal = format!("/branches/{prod}/roles/neondb_owner/reveal_password");
+    d.expect(200, "GET", &reveal, &[], None).await;
+    d.expect(
+        200,
+        "GET",
+        &format!("/branches/{prod}/databases"),
+        &[],
+        None,
+    )
+    .await;
+    d.expect(
+        200,
+        "GET",
+        &format!("/branches/{prod}/databases/neondb"),
+        &[],
+        None,
+    )
+    .await;
+
+    // A preview branch with a compute and an expiry: operations start out not finished.
+    let expires = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48))
+        .round(jiff::Unit::Second)
+        .unwrap()
+        .to_string();
+    let create = |name: &str| {
+        json!({"branch": {"name": name, "parent_id": prod, "expires_at": expires},
+               "endpoints": [{"type": "read_write"}]})
+    };
+    let created = d
+        .expect(201, "POST", "/branches", &[], Some(create("preview/pr-1")))
+        .await;
+    let preview = id(&created["branch"]["id"]);
+    let op_id = id(&created["operations"][0]["id"]);
+    // Another mutation while it runs: 423.
+    d.expect(423, "POST", "/branches", &[], Some(create("preview/pr-2")))
+        .await;
+    d.expect(200, "GET", &format!("/operations/{op_id}"), &[], None)
+        .await;
+    d.expect(200, "GET", "/operations", &[], None).await;
+    let page = d
+        .expect(200, "GET", "/operations", &[("limit", "1")], None)
+        .await;
+    if let Some(cursor) = page["pagination"]["cursor"].as_str() {
+        let cursor = cursor.to_string();
+        d.expect(
+            200,
+            "GET",
+            "/operations",
+            &[("limit", "1"), ("cursor", &cursor)],
+            None,
+        )
+        .await;
+    }
+    d.expect(200, "GET", &format!("/branches/{preview}"), &[], None)
+        .await;
+    finish();
+    d.expect(200, "GET", &format!("/operations/{op_id}"), &[], None)
+        .await;
+    // The name is taken: 409. A branch with no compute, then one added.
+    d.expect(409, "POST", "/branches", &[], Some(create("preview/pr-1")))
+        .await;
+    let bare = json!({"branch": {"name": "bare", "parent_id": prod}});
+    let bare = d.expect(201, "POST", "/branches", &[], Some(bare)).await;
+    let bare = id(&bare["branch"]["id"]);
+    finish();
+    let ep = json!({"endpoint": {"branch_id": bare, "type": "read_write"}});
+    d.expect(201, "POST", "/endpoints", &[], Some(ep)).await;
+    finish();
+    let patch = json!({"branch": {"name": "bare-renamed", "expires_at": expires}});
+    d.expect(200, "PATCH", &format!("/branches/{bare}"), &[], Some(patch))
+        .await;
+    let patch = json!({"branch": {"expires_at": null}});
+    d.expect(200, "PATCH", &format!("/branches/{bare}"), &[], Some(patch))
+        .await;
+    let cmp = [("base_branch_id", prod.as_str()), ("db_name", "neondb")];
+    d.expect(
+        200,
+        "GET",
+        &format!("/branches/{preview}/compare_schema"),
+        &cmp,
+        None,
+    )
+    .await;
+
+    // Pagination: one branch a page, following `next` to the end.
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut q = vec![("limit", "1")];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.as_str()));
+        }
+        let page = d.expect(200, "GET", "/branches", &q, None).await;
+        match page["pagination"]["next"].as_str() {
+            Some(next) if !page["branches"].as_array().unwrap().is_empty() => {
+                cursor = Some(next.to_string())
+            }
+            _ => break,
+        }
+    }
+
+    // Snapshots: query parameters; a non-root branch is refused; the quota stops the fourth.
+    let snap_q = [("name", "rollback-1"), ("expires_at", expires.as_str())];
+    let snap = d
+        .expect(
+            200,
+            "POST",
+            &format!("/branches/{prod}/snapshot"),
+            &snap_q,
+            None,
+        )
+        .await;
+    let rollback = id(&snap["snapshot"]["id"]);
+    finish();
+    let (status, _) = d
+        .call(
+            "POST",
+            &format!("/branches/{preview}/snapshot"),
+            &[("name", "x")],
+            None,
+        )
+        .await;
+    assert!(
+        (400..500).contains(&status),
+        "snapshot of a child: {status}"
+    );
+    let snap = d
+        .expect(
+            200,
+            "POST",
+            &format!("/branches/{prod}/snapshot"),
+            &[("name", "candidate")],
+            None,
+        )
+        .await;
+    let candidate = id(&snap["snapshot"]["id"]);
+    finish();
+    d.expect(
+        200,
+        "POST",
+        &format!("/branches/{prod}/snapshot"),
+        &[],
+        None,
+    )
+    .await;
+    finish();
+    let (status, quota) = d
+        .call(
+            "POST",
+            &format!("/branches/{prod}/snapshot"),
+            &[("name", "over")],
+            None,
+        )
+        .await;
+    assert!((400..500).contains(&status), "over quota: {status} {quota}");
+    d.expect(200, "GET", "/snapshots", &[], None).await;
+    let rename = json!({"snapshot": {"name": "rollback-renamed"}});
+    d.expect(
+        200,
+        "PATCH",
+        &format!("/snapshots/{rollback}"),
+        &[],
+        Some(rename),
+    )
+    .await;
+
+    // Restore without finalizing (setup's `dev`), then with finalize onto prod (promote).
+    let body = json!({"name": "dev"});
+    let dev = d
+        .expect(
+            200,
+            "POST",
+            &format!("/snapshots/{rollback}/restore"),
+            &[],
+            Some(body),
+        )
+        .await;
+    let dev = id(&dev["branch"]["id"]);
+    finish();
+    let body = json!({"target_branch_id": prod, "finalize_restore": true, "name": "production"});
+    let restored = d
+        .expect(
+            200,
+            "POST",
+            &format!("/snapshots/{candidate}/restore"),
+            &[],
+            Some(body),
+        )
+        .await;
+    let new_prod = id(&restored["branch"]["id"]);
+    assert_ne!(new_prod, prod, "finalize gives the target a new id");
+    finish();
+    // A restore kept for preview, finalized by its own route (neonctl `snapshots finalize`).
+    let body = json!({"name": "staged"});
+    let staged = d
+        .expect(
+            200,
+            "POST",
+            &format!("/snapshots/{rollback}/restore"),
+            &[],
+            Some(body),
+        )
+        .await;
+    let staged = id(&staged["branch"]["id"]);
+    finish();
+    let (status, _) = d
+        .call(
+            "POST",
+            &format!("/branches/{staged}/finalize_restore"),
+            &[],
+            Some(json!({})),
+        )
+        .await;
+    assert!(status < 500, "finalize_restore: {status}");
+    finish();
+    d.expect(
+        404,
+        "POST",
+        "/snapshots/snap-missing-0000/restore",
+        &[],
+        Some(json!({})),
+    )
+    .await;
+
+    // Deletes: a child branch, a missing branch (204), a parent and the default (refused).
+    d.expect(200, "DELETE", &format!("/branches/{preview}"), &[], None)
+        .await;
+    finish();
+    d.expect(204, "DELETE", "/branches/br-missing-00000000", &[], None)
+        .await;
+    let (status, _) = d
+        .call("DELETE", &format!("/branches/{new_prod}"), &[], None)
+        .await;
+    assert!(
+        (400..500).contains(&status),
+        "delete of the default branch: {status}"
+    );
+    let child = json!({"branch": {"name": "child-of-dev", "parent_id": dev}});
+    d.expect(201, "POST", "/branches", &[], Some(child)).await;
+    finish();
+    let (status, _) = d
+        .call("DELETE", &format!("/branches/{dev}"), &[], None)
+        .await;
+    assert!((400..500).contains(&status), "delete of a parent: {status}");
+    d.expect(202, "DELETE", &format!("/snapshots/{rollback}"), &[], None)
+        .await;
+    finish();
+    d.expect(404, "DELETE", "/snapshots/snap-missing-0000", &[], None)
+        .await;
+    d.expect(404, "GET", "/branches/br-missing-00000000", &[], None)
+        .await;
+    d.expect(
+        404,
+        "GET",
+        "/operations/00000000-0000-0000-0000-000000000000",
+        &[],
+        None,
+    )
+    .await;
+
+    // Injected faults answer with the API's error shape; 429 carries Retry-After.
+    emu.inject(Fault::rate_limited("GET", "/branches", 2, 1));
+    d.expect(429, "GET", "/branches", &[], None).await;
+    emu.inject(Fault::status("POST", "/snapshot", 503, 1));
+    d.expect(
+        503,
+        "POST",
+        &format!("/branches/{new_prod}/snapshot"),
+        &[],
+        None,
+    )
+    .await;
+    emu.inject(Fault::status("POST", "/restore", 423, 1));
+    d.expect(
+        423,
+        "POST",
+        &format!("/snapshots/{candidate}/restore"),
+        &[],
+        Some(json!({})),
+    )
+    .await;
+    emu.inject(Fault::status("GET", "/operations", 500, 1));
+    d.expect(500, "GET", "/operations", &[], None).await;
+    let limited = d.log.iter().find(|e| e.status == 429).unwrap();
+    assert_eq!(limited.retry_after.as_deref(), Some("2"));
+
+    // Without a key: 401, same shape.
+    let url = format!("{}/projects/{}/branches", d.base, d.project);
+    let resp = d.http.get(&url).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let answer: Value = resp.json().await.unwrap();
+    d.log.push(Exchange {
+        method: "GET".into(),
+        path: format!("/projects/{}/branches", d.project),
+        query: String::new(),
+        body: None,
+        status,
+        answer: Some(answer),
+        retry_after: None,
+    });
+    assert_eq!(status, 401);
+
+    // The check must bite on these very answers: drop a required field from one.
+    let mut broken = d
+        .log
+        .iter()
+        .find(|e| e.status == 201)
+        .unwrap()
+        .answer
+        .clone()
+        .unwrap();
+    broken["branch"].as_object_mut().unwrap().remove("id");
+    let path = format!("/projects/{}/branches", d.project);
+    assert!(
+        !s.check_response("POST", &path, 201, Some(&broken))
+            .is_empty()
+    );
+
+    report(s, &d.log);
+}
+
+/// Validates every exchange; prints the undeclared fields as notes and fails on any schema
+/// violation, with all of them listed.
+fn report(s: &spec::Spec, log: &[Exchange]) {
+    let mut failures = Vec::new();
+    let mut notes = std::collections::BTreeSet::new();
+    let mut routes = std::collections::BTreeSet::new();
+    for e in log {
+        let op = s
+            .operation(&e.method, &e.path)
+            .map(|o| o.operation_id.to_string())
+            .unwrap_or_else(|| "?".into());
+        routes.insert(format!("{} {op}", e.status));
+        let head = format!("{} {}?{} → {} ({op})", e.method, e.path, e.query, e.status);
+        for p in s.check_response(&e.method, &e.path, e.status, e.answer.as_ref()) {
+            failures.push(format!("{head}: {p}"));
+        }
+        for p in s.check_request(&e.method, &e.path, &e.query, e.body.as_ref()) {
+            failures.push(format!("{head}: (request) {p}"));
+        }
+        if let Some(answer) = &e.answer {
+            for field in s.undeclared_in_response(&e.method, &e.path, e.status, answer) {
+                notes.insert(format!("{op} {}: {field}", e.status));
+            }
+        }
+    }
+    eprintln!(
+        "checked {} exchanges over {} (status, operation) pairs",
+        log.len(),
+        routes.len()
+    );
+    for r in &routes {
+        eprintln!("  {r}");
+    }
+    if !notes.is_empty() {
+        eprintln!("fields the spec does not declare (allowed, but check the real API sends them):");
+        for n in &notes {
+            eprintln!("  {n}");
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} answer(s) break the pinned OpenAPI spec:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
