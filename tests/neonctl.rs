@@ -384,6 +384,8 @@ fn neonctl_manages_branches_and_snapshots_on_the_emulator() {
         assert_eq!(b.name, "production");
         assert_eq!(b.restored_from.as_deref(), Some(snap_id.as_str()));
         assert_eq!(s.branch(&prod).unwrap().name, "production (old)");
+        // The spec: `restored_as` is "the target branch which was replaced".
+        assert_eq!(b.restored_as.as_deref(), Some(prod.as_str()));
     });
     // neonctl builds the URI itself from endpoint, role, password and database routes.
     let uri = cli.ok(&["connection-string", "production"]).stdout;
@@ -427,4 +429,33 @@ fn neonctl_retries_the_emulators_423() {
         .collect();
     assert_eq!(posts, vec![423, 200]);
     assert_eq!(snap["name"], "s");
+}
+
+/// neonctl resolves a name by walking `pagination.next` (limit 100) until a page is empty or
+/// has no cursor: the emulator's cursors must carry it to a name on the last page.
+#[test]
+fn neonctl_finds_a_branch_on_a_later_page() {
+    let Some(bin) = neonctl() else { return };
+    let emu = Emulator::start_background(Options::default());
+    let cli = Cli::new(bin, &emu);
+    let prod = emu.with_state(|s| s.default_branch().unwrap().id.clone());
+    // The oldest sorts last (updated_at, newest first): `dev_feature_0` is on page three.
+    emu.with_state(|s| s.insert_many_branches("dev_feature_", 250, &prod));
+    let (got, reqs) = cli.json(&["branches", "get", "dev_feature_0"]);
+    assert_eq!(got["name"], "dev_feature_0");
+    let pages: Vec<&LoggedRequest> = reqs
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/branches"))
+        .collect();
+    assert!(pages.len() >= 3, "{}", describe(&reqs));
+    assert!(
+        pages
+            .iter()
+            .skip(1)
+            .all(|r| r.query_param("cursor").is_some())
+    );
+    let id = got["id"].as_str().unwrap().to_string();
+    let (deleted, _) = cli.json(&["branches", "delete", "dev_feature_0"]);
+    assert_eq!(deleted["id"], id.as_str());
+    assert!(emu.with_state(|s| s.branch(&id).is_none()));
 }
