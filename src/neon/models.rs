@@ -21,9 +21,6 @@ pub struct Branch {
     /// The snapshot this branch was restored from (set on the branch a restore creates).
     #[serde(default)]
     pub restored_from: Option<String>,
-    /// The branch this one replaced when a restore finalized (now `<name> (old)`).
-    #[serde(default)]
-    pub restored_as: Option<String>,
     #[serde(default)]
     pub created_at: String,
 }
