@@ -637,6 +637,42 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
     )
     .await;
 
+    // A protected branch cannot be deleted; a failed operation carries its error.
+    let protect = json!({"branch": {"protected": true}});
+    d.expect(
+        200,
+        "PATCH",
+        &format!("/branches/{bare}"),
+        &[],
+        Some(protect),
+    )
+    .await;
+    let (status, _) = d
+        .call("DELETE", &format!("/branches/{bare}"), &[], None)
+        .await;
+    assert!(
+        (400..500).contains(&status),
+        "delete of a protected branch: {status}"
+    );
+    emu.inject(Fault::fail_operation("create_branch", "failed", 1));
+    let doomed = json!({"branch": {"name": "doomed", "parent_id": new_prod}});
+    let doomed = d.expect(201, "POST", "/branches", &[], Some(doomed)).await;
+    let doomed_op = id(&doomed["operations"][0]["id"]);
+    finish();
+    let failed = d
+        .expect(200, "GET", &format!("/operations/{doomed_op}"), &[], None)
+        .await;
+    assert_eq!(failed["operation"]["status"], "failed", "{failed}");
+    d.expect(
+        200,
+        "GET",
+        &format!("/branches/{}", id(&doomed["branch"]["id"])),
+        &[],
+        None,
+    )
+    .await;
+    d.expect(200, "GET", "/operations", &[], None).await;
+
     // Injected faults answer with the API's error shape; 429 carries Retry-After.
     emu.inject(Fault::rate_limited("GET", "/branches", 2, 1));
     d.expect(429, "GET", "/branches", &[], None).await;
@@ -742,5 +778,136 @@ fn report(s: &spec::Spec, log: &[Exchange]) {
         "{} answer(s) break the pinned OpenAPI spec:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// The real API validates requests against its spec and answers 400; the emulator must refuse
+/// the same requests, or a client bug that Neon would reject passes the tests. Each case is
+/// first confirmed invalid by the validator, then sent.
+#[tokio::test]
+async fn the_emulator_refuses_requests_the_spec_forbids() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let s = spec();
+    let emu = Emulator::start(Options::default()).await;
+    let project = emu.project_id();
+    let prod = emu.with_state(|st| st.default_branch().unwrap().id.clone());
+    let child = emu
+        .with_state(|st| {
+            st.create_branch(neon_emulator::state::CreateBranchReq {
+                name: Some("child".into()),
+                parent_id: Some(prod.clone()),
+                ..Default::default()
+            })
+        })
+        .unwrap()
+        .branch
+        .id;
+    let long = "x".repeat(257);
+    let cases: Vec<(&str, String, &str, Option<Value>)> = vec![
+        (
+            "POST",
+            "/branches".into(),
+            "",
+            Some(json!({"branch": {"name": ""}})),
+        ),
+        (
+            "POST",
+            "/branches".into(),
+            "",
+            Some(json!({"branch": {"name": long}})),
+        ),
+        (
+            "POST",
+            "/branches".into(),
+            "",
+            Some(json!({"endpoints": [{"type": "bogus"}]})),
+        ),
+        (
+            "POST",
+            "/branches".into(),
+            "",
+            Some(json!({"branch": {"name": "t", "expires_at": "tomorrow"}})),
+        ),
+        (
+            "POST",
+            "/branches".into(),
+            "",
+            Some(json!({"branch": {"name": "t", "protected": "yes"}})),
+        ),
+        (
+            "POST",
+            "/branches".into(),
+            "",
+            Some(json!({"branch": {"name": "t"}, "annotation_value": {"a": 1}})),
+        ),
+        ("GET", "/branches".into(), "limit=0", None),
+        ("GET", "/branches".into(), "limit=10001", None),
+        ("GET", "/branches".into(), "sort_order=sideways", None),
+        ("GET", "/branches".into(), "sort_by=size", None),
+        ("GET", "/operations".into(), "limit=1001", None),
+        (
+            "GET",
+            "/connection_uri".into(),
+            "database_name=neondb",
+            None,
+        ),
+        (
+            "GET",
+            "/connection_uri".into(),
+            "database_name=neondb&role_name=neondb_owner&pooled=maybe",
+            None,
+        ),
+        (
+            "PATCH",
+            format!("/branches/{child}"),
+            "",
+            Some(json!({"branch": {"name": ""}})),
+        ),
+        (
+            "PATCH",
+            format!("/branches/{child}"),
+            "",
+            Some(json!({"branch": {"expires_at": "2030-13-01"}})),
+        ),
+        ("PATCH", format!("/branches/{child}"), "", Some(json!({}))),
+        (
+            "POST",
+            "/snapshots/snap-x/restore".into(),
+            "",
+            Some(json!({"finalize_restore": "yes"})),
+        ),
+        (
+            "POST",
+            "/endpoints".into(),
+            "",
+            Some(json!({"endpoint": {"branch_id": child, "type": "bogus"}})),
+        ),
+    ];
+    let http = reqwest::Client::new();
+    let mut accepted = Vec::new();
+    for (method, rel, query, body) in cases {
+        let path = format!("/projects/{project}{rel}");
+        assert!(
+            !s.check_request(method, &path, query, body.as_ref())
+                .is_empty(),
+            "the validator accepts {method} {rel}?{query} {body:?}"
+        );
+        let mut url = format!("{}{path}", emu.neon_api());
+        if !query.is_empty() {
+            url = format!("{url}?{query}");
+        }
+        let mut req = http.request(method.parse().unwrap(), &url).bearer_auth(KEY);
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let status = req.send().await.unwrap().status().as_u16();
+        if !(400..500).contains(&status) {
+            accepted.push(format!("{method} {rel}?{query} {body:?} → {status}"));
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "the emulator accepts requests the spec forbids:\n{}",
+        accepted.join("\n")
     );
 }
