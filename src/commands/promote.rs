@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use super::expires_at;
 use super::restore::{
-    Call, Progress, Replaced, branch_ref, delete_snapshot, find_prod, finish_old, is_quota,
+    Call, Progress, Replaced, branch_ref, delete_snapshot, find_prod, finish_old, is_quota, later,
     list_snapshots, newest, plan_lines, prod_label, require_dev, restore_onto, retire_old,
     snapshot_ref, take_snapshot,
 };
@@ -257,14 +257,6 @@ impl<'a> Earlier<'a> {
     }
 }
 
-/// `a` strictly after `b`; unreadable times never count as later.
-fn later(a: &str, b: &str) -> bool {
-    match (a.parse::<Timestamp>(), b.parse::<Timestamp>()) {
-        (Ok(a), Ok(b)) => a > b,
-        _ => false,
-    }
-}
-
 /// A re-run of a completed promotion: nothing is promoted again; what the earlier try's
 /// clean-up left (the candidate snapshot, `<prod> (old)`) is finished.
 async fn finish_rerun(
@@ -310,8 +302,13 @@ async fn finish_rerun(
             .await?;
     }
     let step = "Clean-up of the replaced production branch";
-    let old = progress.check(step, finish_old(ctx, prod).await).await?;
-    let previous = prod.restored_as.clone().unwrap_or_default();
+    let previous = earlier
+        .any_rollback
+        .and_then(|s| s.source_branch_id.clone())
+        .unwrap_or_default();
+    let old = progress
+        .check(step, finish_old(ctx, prod, Some(&previous)).await)
+        .await?;
     Ok(Outcome::Promote(Promotion {
         pr,
         sha: sha.to_string(),

@@ -213,6 +213,14 @@ pub(crate) fn newest<'a>(
         .map(|(_, s)| s)
 }
 
+/// `a` strictly after `b`; unreadable times never count as later.
+pub(crate) fn later(a: &str, b: &str) -> bool {
+    match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => false,
+    }
+}
+
 /// Takes a snapshot of a root branch and waits for it. A full quota becomes an error that
 /// lists the snapshots holding it, so the user knows what to delete.
 pub(crate) async fn take_snapshot(
@@ -420,9 +428,14 @@ pub(crate) async fn set_protected(
 }
 
 /// A re-run that finds the restore already done finishes the clean-up of the earlier try: the
-/// branch the restore replaced (`restored_as`), if it is still there and still looks like ours.
-pub(crate) async fn finish_old(ctx: &Ctx, target: &Branch) -> anyhow::Result<Option<OldBranch>> {
-    let Some(old_id) = target.restored_as.as_deref() else {
+/// branch the restore replaced, found by the id it had then (the source of the snapshot taken
+/// of it just before), if it is still there and still looks like ours.
+pub(crate) async fn finish_old(
+    ctx: &Ctx,
+    target: &Branch,
+    old_id: Option<&str>,
+) -> anyhow::Result<Option<OldBranch>> {
+    let Some(old_id) = old_id.filter(|id| *id != target.id) else {
         return Ok(None);
     };
     let old = match ctx

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::expires_at;
 use super::restore::{
-    Call, Progress, Replaced, branch_ref, find_prod, finish_old, list_snapshots, newest,
+    Call, Progress, Replaced, branch_ref, find_prod, finish_old, later, list_snapshots, newest,
     plan_lines, prod_label, restore_onto, retire_old, snapshot_ref, take_snapshot,
 };
 use crate::ctx::Ctx;
@@ -170,25 +170,27 @@ async fn finish_rerun(
             calls: Vec::new(),
         }));
     }
-    let undo = newest(snapshots, |n, s| {
+    // The snapshot the earlier try took of prod just before its restore.
+    let taken = newest(snapshots, |n, s| {
         n.kind == SnapshotKind::PreRollback
-            && s.source_branch_id.is_some()
-            && s.source_branch_id == prod.restored_as
+            && s.source_branch_id.as_deref() != Some(prod.id.as_str())
+            && later(&prod.created_at, &s.created_at)
     });
-    let Some(undo) = undo.map(snapshot_ref) else {
+    let Some(taken) = taken else {
         return Ok(Outcome::Skipped { reason });
     };
     ctx.runner.notice(&reason);
+    let undo = snapshot_ref(taken);
     let mut progress = Progress::new(ctx, "rollback", &prod.name, true);
     progress.undo_with(&undo);
     progress.restored(prod);
+    let previous = taken.source_branch_id.clone().unwrap_or_default();
     let old = progress
         .check(
             "Clean-up of the replaced production branch",
-            finish_old(ctx, prod).await,
+            finish_old(ctx, prod, Some(&previous)).await,
         )
         .await?;
-    let previous = prod.restored_as.clone().unwrap_or_default();
     Ok(Outcome::Rollback(Rollback {
         pr,
         restored_snapshot: snapshot_ref(chosen),
