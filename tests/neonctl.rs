@@ -190,21 +190,8 @@ impl<'a> Cli<'a> {
             run.requests.iter().all(|r| (200..300).contains(&r.status)),
             "neonctl {args:?}: the emulator refused a request (a missing route?):\n{listing}"
         );
-        let spec = spec::pinned();
-        let problems: Vec<String> = run
-            .requests
-            .iter()
-            .flat_map(|r| {
-                spec.check_request(&r.method, &r.path, &r.query, r.body.as_ref())
-                    .into_iter()
-                    .map(move |p| format!("{} {}?{}: {p}", r.method, r.path, r.query))
-            })
-            .collect();
-        assert!(
-            problems.is_empty(),
-            "neonctl {args:?} sent requests the spec does not allow (a validator bug?):\n{}",
-            problems.join("\n")
-        );
+        // neonctl is a real client: if the validator objects to it, the validator is wrong.
+        spec::pinned().assert_requests_conform(&run.requests);
         run
     }
 

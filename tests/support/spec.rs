@@ -260,6 +260,31 @@ impl Spec {
         problems
     }
 
+    /// Problems with the Neon requests in an emulator request log (GitHub and control calls
+    /// are skipped), one line each with the request: call it at the end of an end-to-end test
+    /// to prove every request neon-promote sent is one the real API accepts.
+    pub fn check_logged(&self, requests: &[neon_emulator::LoggedRequest]) -> Vec<String> {
+        requests
+            .iter()
+            .filter(|r| r.api == neon_emulator::Api::Neon)
+            .flat_map(|r| {
+                self.check_request(&r.method, &r.path, &r.query, r.body.as_ref())
+                    .into_iter()
+                    .map(move |p| format!("{} {}?{}: {p}", r.method, r.path, r.query))
+            })
+            .collect()
+    }
+
+    /// Panics listing every Neon request in the log that the spec does not allow.
+    pub fn assert_requests_conform(&self, requests: &[neon_emulator::LoggedRequest]) {
+        let problems = self.check_logged(requests);
+        assert!(
+            problems.is_empty(),
+            "requests the pinned Neon OpenAPI spec does not allow:\n{}",
+            problems.join("\n")
+        );
+    }
+
     /// Fields of a response body that the schema does not declare (allowed by OpenAPI, but a
     /// sign the emulator invents something the real API may not send). Paths are JSON
     /// pointers into the body.
