@@ -201,6 +201,12 @@ fn request_bodies_are_checked() {
     );
     let body = json!({"finalize_restore": "yes"});
     assert!(!s.check_request("POST", restore, "", Some(&body)).is_empty());
+    // The restore's `name` query parameter is deprecated: the body carries it now.
+    let errors = s.check_request("POST", restore, "name=dev", None);
+    assert!(
+        errors.iter().any(|e| e.contains("deprecated")),
+        "{errors:?}"
+    );
 }
 
 /// One request and its answer, as sent and received.

@@ -221,6 +221,13 @@ impl Spec {
                 ));
                 continue;
             };
+            if p["deprecated"] == true {
+                // e.g. restore's `?name=`, past its `x-sunset`: the API may drop it any day.
+                problems.push(format!(
+                    "query parameter {name} is deprecated (sunset {})",
+                    p["x-sunset"].as_str().unwrap_or("unannounced")
+                ));
+            }
             let value = typed_query(&p["schema"], values);
             problems.extend(
                 self.validate(&p["schema"], &value)
