@@ -221,8 +221,9 @@ pub(crate) fn later(a: &str, b: &str) -> bool {
     }
 }
 
-/// Takes a snapshot of a root branch and waits for it. A full quota becomes an error that
-/// lists the snapshots holding it, so the user knows what to delete.
+/// Takes a snapshot of a root branch and waits for it. A snapshot whose operation failed is
+/// deleted again (a re-run must not reuse it); a full quota becomes an error that lists the
+/// snapshots holding it, so the user knows what to delete.
 pub(crate) async fn take_snapshot(
     ctx: &Ctx,
     label: &str,
@@ -237,12 +238,18 @@ pub(crate) async fn take_snapshot(
                 .neon
                 .create_snapshot(&branch.id, name, expires.as_deref())
                 .await?;
-            ctx.neon.wait(&made.operations).await?;
-            Ok::<_, NeonError>(made.value)
+            match ctx.neon.wait(&made.operations).await {
+                Ok(()) => Ok(snapshot_ref(&made.value)),
+                Err(cause @ NeonError::OperationFailed { .. }) => Err(anyhow::Error::new(Broken {
+                    snapshot: snapshot_ref(&made.value),
+                    cause,
+                })),
+                Err(e) => Err(e.into()),
+            }
         })
         .await;
     match taken {
-        Ok(snapshot) => Ok(snapshot_ref(&snapshot)),
+        Ok(snapshot) => Ok(snapshot),
         Err(e) if is_quota(&e) => {
             let holders = match ctx.step("List snapshots", ctx.neon.list_snapshots()).await {
                 Ok(list) => describe_snapshots(&list),
@@ -252,8 +259,27 @@ pub(crate) async fn take_snapshot(
                 "the snapshot quota is full, held by: {holders}; delete one of them (or wait for it to expire) and re-run"
             )))
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            if let Some(broken) = e.downcast_ref::<Broken>() {
+                let label = format!("Delete the failed snapshot {}", broken.snapshot.name);
+                if let Err(d) = delete_snapshot(ctx, &label, &broken.snapshot).await {
+                    ctx.warn(format!(
+                        "could not delete the failed snapshot {}: {d:#}",
+                        broken.snapshot.id
+                    ));
+                }
+            }
+            Err(e)
+        }
     }
+}
+
+/// A snapshot that exists but whose creating operation failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{cause}")]
+struct Broken {
+    snapshot: SnapshotRef,
+    cause: NeonError,
 }
 
 pub(crate) fn is_quota(e: &anyhow::Error) -> bool {
