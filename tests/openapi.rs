@@ -917,3 +917,94 @@ async fn the_emulator_refuses_requests_the_spec_forbids() {
         accepted.join("\n")
     );
 }
+
+/// Our typed models must parse every answer the spec allows: the smallest (required fields
+/// only, `null` where nullable) and the fullest (every declared field), so no real answer can
+/// fail to parse for a field we marked required or typed differently.
+#[test]
+fn our_models_parse_every_answer_the_spec_allows() {
+    use neon_promote::neon::{
+        Branch, ConnectionDetails, CreatedBranch, Endpoint, Operation, Snapshot,
+    };
+    use serde::de::DeserializeOwned;
+
+    fn parse<T: DeserializeOwned>(what: &str, v: &Value, failures: &mut Vec<String>) {
+        if let Err(e) = serde_json::from_value::<T>(v.clone()) {
+            failures.push(format!("{what}: {e} in {v}"));
+        }
+    }
+    fn each<T: DeserializeOwned>(what: &str, v: &Value, failures: &mut Vec<String>) {
+        let items = v
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: not an array: {v}"));
+        for item in items {
+            parse::<T>(what, item, failures);
+        }
+    }
+    let s = spec();
+    let p = "/projects/p";
+    let mut failures = Vec::new();
+    for (kind, full) in [("minimal", false), ("full", true)] {
+        let answer = |method: &str, path: &str, status: u16| {
+            let path = format!("{p}{path}");
+            if full {
+                s.full_response(method, &path, status)
+            } else {
+                s.minimal_response(method, &path, status)
+            }
+        };
+        let f = &mut failures;
+        let created = answer("POST", "/branches", 201);
+        parse::<CreatedBranch>(&format!("{kind} createProjectBranch"), &created, f);
+        for (method, path, status, pointer) in [
+            ("GET", "/branches", 200, "/branches"),
+            ("GET", "/branches/br-x/endpoints", 200, "/endpoints"),
+            ("GET", "/snapshots", 200, "/snapshots"),
+            ("GET", "/operations", 200, "/operations"),
+            ("POST", "/branches/br-x/snapshot", 200, "/operations"),
+            ("POST", "/snapshots/s/restore", 200, "/operations"),
+            ("DELETE", "/branches/br-x", 200, "/operations"),
+            ("DELETE", "/snapshots/s", 202, "/operations"),
+            ("PATCH", "/branches/br-x", 200, "/operations"),
+            ("POST", "/endpoints", 201, "/operations"),
+        ] {
+            let v = answer(method, path, status);
+            let what = format!("{kind} {method} {path} {pointer}");
+            let list = &v[pointer.trim_start_matches('/')];
+            match pointer {
+                "/branches" => each::<Branch>(&what, list, f),
+                "/endpoints" => each::<Endpoint>(&what, list, f),
+                "/snapshots" => each::<Snapshot>(&what, list, f),
+                _ => each::<Operation>(&what, list, f),
+            }
+        }
+        for (method, path, status, pointer) in [
+            ("GET", "/branches/br-x", 200, "branch"),
+            ("PATCH", "/branches/br-x", 200, "branch"),
+            ("DELETE", "/branches/br-x", 200, "branch"),
+            ("POST", "/snapshots/s/restore", 200, "branch"),
+            ("POST", "/branches/br-x/snapshot", 200, "snapshot"),
+            ("PATCH", "/snapshots/s", 200, "snapshot"),
+            ("GET", "/operations/o", 200, "operation"),
+            ("POST", "/endpoints", 201, "endpoint"),
+        ] {
+            let v = &answer(method, path, status)[pointer];
+            let what = format!("{kind} {method} {path} .{pointer}");
+            match pointer {
+                "branch" => parse::<Branch>(&what, v, f),
+                "snapshot" => parse::<Snapshot>(&what, v, f),
+                "operation" => parse::<Operation>(&what, v, f),
+                _ => parse::<Endpoint>(&what, v, f),
+            }
+        }
+        let uris = &created["connection_uris"];
+        if full {
+            each::<ConnectionDetails>(&format!("{kind} connection_uris"), uris, f);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "answers the spec allows that our models cannot parse:\n{}",
+        failures.join("\n")
+    );
+}

@@ -320,6 +320,124 @@ impl Spec {
         out
     }
 
+    /// The JSON schema (OpenAPI form) of a documented answer.
+    pub fn response_schema(&self, method: &str, path: &str, status: u16) -> Option<&Value> {
+        let op = self.operation(method, path)?;
+        let resp = self.deref(op.op["responses"].get(status.to_string())?);
+        resp["content"]["application/json"].get("schema")
+    }
+
+    /// The smallest answer the spec allows for a documented status: required fields only,
+    /// `null` wherever a field is nullable, empty arrays. What a client's models must parse.
+    pub fn minimal_response(&self, method: &str, path: &str, status: u16) -> Value {
+        let schema = self
+            .response_schema(method, path, status)
+            .unwrap_or_else(|| panic!("{method} {path} {status}: no documented JSON answer"));
+        let v = self.instance(&convert(schema), false, 0);
+        let problems = self.validate(schema, &v);
+        assert!(
+            problems.is_empty(),
+            "generated {v} is invalid: {problems:?}"
+        );
+        v
+    }
+
+    /// An answer with every declared field present (non-null) one level into arrays: a
+    /// client's models must parse the optional fields' types too.
+    pub fn full_response(&self, method: &str, path: &str, status: u16) -> Value {
+        let schema = self
+            .response_schema(method, path, status)
+            .unwrap_or_else(|| panic!("{method} {path} {status}: no documented JSON answer"));
+        self.instance(&convert(schema), true, 0)
+    }
+
+    /// An instance of a converted schema; `full`: all properties, one array item, no nulls.
+    fn instance(&self, schema: &Value, full: bool, depth: usize) -> Value {
+        let schema = self.def(schema);
+        if depth > 12 {
+            return Value::Null;
+        }
+        if let Some(parts) = schema["allOf"].as_array() {
+            let mut out = Map::new();
+            for p in parts {
+                if let Value::Object(m) = self.instance(p, full, depth + 1) {
+                    out.extend(m);
+                }
+            }
+            if let Value::Object(m) = self.instance(&without(schema, "allOf"), full, depth + 1) {
+                out.extend(m);
+            }
+            return Value::Object(out);
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(parts) = schema[key].as_array() {
+                let null = parts.iter().any(|p| p["type"] == "null");
+                if null && !full {
+                    return Value::Null;
+                }
+                let pick = parts
+                    .iter()
+                    .find(|p| p["type"] != "null")
+                    .unwrap_or(&parts[0]);
+                return self.instance(pick, full, depth + 1);
+            }
+        }
+        if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+            return first.clone();
+        }
+        let ty = schema["type"]
+            .as_str()
+            .unwrap_or(if schema.get("properties").is_some() {
+                "object"
+            } else {
+                "string"
+            });
+        match ty {
+            "object" => {
+                let required: Vec<&str> = schema["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let mut out = Map::new();
+                for (k, sub) in schema["properties"].as_object().into_iter().flatten() {
+                    if full || required.contains(&k.as_str()) {
+                        out.insert(k.clone(), self.instance(sub, full, depth + 1));
+                    }
+                }
+                Value::Object(out)
+            }
+            "array" => {
+                let n = schema["minItems"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    .max(u64::from(full));
+                let item = &schema["items"];
+                Value::Array(
+                    (0..n)
+                        .map(|_| self.instance(item, full, depth + 1))
+                        .collect(),
+                )
+            }
+            "integer" => schema["minimum"].as_i64().unwrap_or(0).into(),
+            "number" => schema["minimum"].as_f64().unwrap_or(0.0).into(),
+            "boolean" => Value::Bool(false),
+            "null" => Value::Null,
+            _ => Value::String(
+                match schema["format"].as_str() {
+                    Some("date-time") => "2022-11-30T20:09:48Z",
+                    Some("date") => "2022-11-30",
+                    Some("uuid") => "d8ac46eb-a757-42b1-9907-f78322ee394e",
+                    Some("email") => "user@example.com",
+                    Some("uri") => "https://example.com/",
+                    _ => "x",
+                }
+                .to_string(),
+            ),
+        }
+    }
+
     /// Validates `instance` against an OpenAPI schema of the spec (converted on the way).
     pub fn validate(&self, openapi_schema: &Value, instance: &Value) -> Vec<String> {
         let validator = self.validator(openapi_schema);
@@ -491,6 +609,14 @@ pub fn convert(schema: &Value) -> Value {
         return json!({"anyOf": [{"type": "null"}, Value::Object(out)]});
     }
     Value::Object(out)
+}
+
+fn without(schema: &Value, key: &str) -> Value {
+    let mut s = schema.clone();
+    if let Some(m) = s.as_object_mut() {
+        m.remove(key);
+    }
+    s
 }
 
 /// A query parameter's raw strings as the JSON value its schema expects.
