@@ -446,3 +446,52 @@ fn neonctl_finds_a_branch_on_a_later_page() {
     assert_eq!(deleted["id"], id.as_str());
     assert!(emu.with_state(|s| s.branch(&id).is_none()));
 }
+
+/// A restore left for preview, then finalized by its own route, names the replaced branch as
+/// asked: the two-step form of what a promotion does in one call.
+#[test]
+fn neonctl_restores_for_preview_then_finalizes() {
+    let Some(bin) = neonctl() else { return };
+    let emu = Emulator::start_background(Options::default());
+    let cli = Cli::new(bin, &emu);
+    let prod = emu.with_state(|s| s.default_branch().unwrap().id.clone());
+    let (snap, _) = cli.json(&[
+        "snapshots",
+        "create",
+        "--branch",
+        "production",
+        "--name",
+        "s1",
+    ]);
+    let snap_id = snap["id"].as_str().unwrap().to_string();
+    let (restored, _) = cli.json(&["snapshots", "restore", &snap_id, "--name", "staged"]);
+    let staged = &restored["restored_branch"];
+    assert_eq!(staged["name"], "staged", "{restored}");
+    assert_eq!(staged["restore_status"], "restored", "{restored}");
+    let staged_id = staged["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        emu.with_state(|s| s.default_branch().unwrap().id.clone()),
+        prod
+    );
+    cli.ok(&[
+        "snapshots",
+        "finalize",
+        "staged",
+        "--name",
+        "production (previous)",
+    ]);
+    emu.with_state(|s| {
+        let new = s.branch(&staged_id).unwrap();
+        assert_eq!((new.name.as_str(), new.default), ("production", true));
+        assert_eq!(s.branch(&prod).unwrap().name, "production (previous)");
+    });
+    let (list, _) = cli.json(&["branches", "list"]);
+    let default: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["default"] == true)
+        .collect();
+    assert_eq!(default.len(), 1);
+    assert_eq!(default[0]["id"], staged_id.as_str());
+}
