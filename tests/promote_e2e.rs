@@ -168,8 +168,8 @@ async fn promote_makes_the_calls_in_order_and_prod_holds_dev_s_data() {
             call("POST", format!("{p}/branches/{prod}/snapshot")),
             call("POST", format!("{p}/branches/{dev}/snapshot")),
             call("POST", format!("{p}/snapshots/{candidate}/restore")),
-            call("DELETE", format!("{p}/snapshots/{candidate}")),
             call("DELETE", format!("{p}/branches/{prod}")),
+            call("DELETE", format!("{p}/snapshots/{candidate}")),
         ]
     );
     let rollback_name = calls[0].query_param("name").expect("name");
@@ -525,9 +525,17 @@ async fn a_failed_old_branch_delete_keeps_the_promotion_and_a_re_run_cleans_up()
     let start = emu.requests().len();
     let again = promote(&emu, SHA).await;
     ok(&again);
+    let calls = mutations(&emu, start);
     assert_eq!(
-        shape(&mutations(&emu, start)),
+        shape(&calls[..1]),
         vec![call("DELETE", format!("{}/branches/{prod}", project(&emu)))]
+    );
+    assert!(
+        calls[1..]
+            .iter()
+            .all(|r| r.method == "DELETE" && r.path.contains("/snapshots/")),
+        "only the candidate snapshot is left to delete: {:?}",
+        shape(&calls)
     );
     assert!(!exists(&emu, "production (old)"));
     assert_eq!(data(&emu, "production"), "dev-v2");
@@ -607,4 +615,37 @@ async fn sweep_deletes_what_runs_left_behind_and_nothing_else() {
         assert!(s.branch_by_name("production").is_some());
         assert!(s.branch_by_name("dev").is_some());
     });
+}
+
+#[tokio::test]
+async fn protection_stays_on_prod_when_the_restore_does_not_move_it() {
+    let emu = Emulator::start(Options {
+        restore_moves_protection: false,
+        ..options()
+    })
+    .await;
+    emu.with_state(|s| {
+        s.set_data("dev", "dev-v2");
+        let prod = s.branch_by_name("production").unwrap().id.clone();
+        s.branch_mut(&prod).unwrap().protected = true;
+    });
+    let prod = id_of(&emu, "production");
+
+    let run = promote(&emu, SHA).await;
+    ok(&run);
+    let new_prod = run.output("prod_branch_id");
+    let p = project(&emu);
+    let calls = mutations(&emu, 0);
+    // Protect the new prod first, unprotect the old one just before deleting it.
+    assert_eq!(
+        shape(&calls[3..6]),
+        vec![
+            call("PATCH", format!("{p}/branches/{new_prod}")),
+            call("PATCH", format!("{p}/branches/{prod}")),
+            call("DELETE", format!("{p}/branches/{prod}")),
+        ]
+    );
+    emu.with_state(|s| assert!(s.branch(new_prod).unwrap().protected));
+    assert!(!exists(&emu, "production (old)"));
+    assert_eq!(data(&emu, "production"), "dev-v2");
 }

@@ -141,18 +141,19 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> anyhow::Result<Outco
         )
         .await?;
     progress.restored(&new_prod);
-    let step = "Deletion of the candidate snapshot";
-    progress
-        .check(
-            step,
-            delete_snapshot(ctx, "Delete the candidate snapshot", &candidate).await,
-        )
-        .await?;
     let replaced = Replaced::after_restore(&prod, &new_prod);
     let old_branch = progress
         .check(
             "Clean-up of the replaced production branch",
             retire_old(ctx, &replaced, &new_prod).await,
+        )
+        .await?;
+
+    let step = "Deletion of the candidate snapshot";
+    progress
+        .check(
+            step,
+            delete_snapshot(ctx, "Delete the candidate snapshot", &candidate).await,
         )
         .await?;
 
@@ -171,22 +172,20 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> anyhow::Result<Outco
 
 /// What the restore, verification and clean-up send, for a dry run.
 fn restore_calls(ctx: &Ctx, candidate: &str, prod: &Branch) -> Vec<Call> {
-    let mut calls = vec![
-        Call::Restore {
-            snapshot: candidate.to_string(),
-            target_branch_id: Some(prod.id.clone()),
-            name: None,
-            finalize: true,
-        },
-        Call::DeleteSnapshot {
-            snapshot: candidate.to_string(),
-        },
-    ];
+    let mut calls = vec![Call::Restore {
+        snapshot: candidate.to_string(),
+        target_branch_id: Some(prod.id.clone()),
+        name: None,
+        finalize: true,
+    }];
     if !ctx.config.keep_old_branch {
         calls.push(Call::DeleteBranch {
             branch_id: prod.id.clone(),
         });
     }
+    calls.push(Call::DeleteSnapshot {
+        snapshot: candidate.to_string(),
+    });
     calls
 }
 
@@ -292,6 +291,14 @@ async fn finish_rerun(
     let mut progress = Progress::new(ctx, "promotion", &prod.name, true);
     progress.undo_with(&rollback);
     progress.restored(prod);
+    let step = "Clean-up of the replaced production branch";
+    let previous = earlier
+        .any_rollback
+        .and_then(|s| s.source_branch_id.clone())
+        .unwrap_or_default();
+    let old = progress
+        .check(step, finish_old(ctx, prod, Some(&previous)).await)
+        .await?;
     if let Some(candidate) = &leftover {
         let step = "Deletion of the candidate snapshot";
         progress
@@ -301,14 +308,6 @@ async fn finish_rerun(
             )
             .await?;
     }
-    let step = "Clean-up of the replaced production branch";
-    let previous = earlier
-        .any_rollback
-        .and_then(|s| s.source_branch_id.clone())
-        .unwrap_or_default();
-    let old = progress
-        .check(step, finish_old(ctx, prod, Some(&previous)).await)
-        .await?;
     Ok(Outcome::Promote(Promotion {
         pr,
         sha: sha.to_string(),
