@@ -5,20 +5,20 @@
 
 mod cleanup;
 mod preview;
-// TODO(lead): enable each line once CMD-B's file lands.
-// mod promote;
-// mod refresh_dev;
-// mod rollback;
-// mod setup;
-// mod sweep;
+mod promote;
+mod refresh_dev;
+mod restore;
+mod rollback;
+mod setup;
+mod sweep;
 
 pub use cleanup::cleanup;
 pub use preview::preview;
-// pub use promote::promote;
-// pub use refresh_dev::refresh_dev;
-// pub use rollback::rollback;
-// pub use setup::setup;
-// pub use sweep::sweep;
+pub use promote::promote;
+pub use refresh_dev::refresh_dev;
+pub use rollback::rollback;
+pub use setup::setup;
+pub use sweep::sweep;
 
 use std::fmt::Display;
 
