@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use jiff::Timestamp;
 
+use super::failure;
 use super::restore::{Call, branch_ref, find_prod, list_snapshots, plan_lines, snapshot_ref};
 use crate::config::Expiry;
 use crate::ctx::Ctx;
@@ -21,7 +22,15 @@ pub async fn sweep(ctx: &Ctx) -> anyhow::Result<Outcome> {
         ctx.step("List branches", ctx.neon.list_branches()),
         list_snapshots(ctx)
     );
-    let (prod, branches, snapshots) = (prod?, branches?, snapshots?);
+    let read = prod.and_then(|p| Ok((p, branches?, snapshots?)));
+    let (prod, branches, snapshots) = read.map_err(|e| {
+        failure(
+            "the sweep could not read the project",
+            &e,
+            "nothing was deleted and production is untouched",
+            "fix the cause and re-run",
+        )
+    })?;
     let dev_name = ctx.config.dev_branch.as_str();
     let dev = branches
         .iter()
