@@ -323,3 +323,82 @@ async fn finish_rerun(
         already_promoted: true,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn branch(id: &str, created_at: &str, restored_from: Option<&str>) -> Branch {
+        Branch {
+            id: id.into(),
+            name: id.into(),
+            parent_id: None,
+            default: false,
+            protected: false,
+            current_state: "ready".into(),
+            expires_at: None,
+            restored_from: restored_from.map(str::to_string),
+            created_at: created_at.into(),
+        }
+    }
+
+    fn snap(id: &str, name: &str, source: &str, created_at: &str) -> Snapshot {
+        Snapshot {
+            id: id.into(),
+            name: name.into(),
+            source_branch_id: Some(source.into()),
+            created_at: created_at.into(),
+            expires_at: None,
+            manual: Some(true),
+        }
+    }
+
+    const SHA: &str = "ab12cd34ef567890";
+
+    fn snapshots() -> Vec<Snapshot> {
+        vec![
+            snap(
+                "rb",
+                "prod_snap_2026-11-23_10-00-00_pre-promotion_pr-4_ab12cd3",
+                "prod-1",
+                "2026-11-23T10:00:00Z",
+            ),
+            snap(
+                "cand",
+                "dev_snap_2026-11-23_10-00-01_candidate_pr-4_ab12cd3",
+                "dev",
+                "2026-11-23T10:00:01Z",
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_try_that_stopped_before_its_restore_is_resumed_with_its_snapshots() {
+        let list = snapshots();
+        let prod = branch("prod-1", "2026-11-01T00:00:00Z", None);
+        let dev = branch("dev", "2026-11-01T00:00:00Z", None);
+        let earlier = Earlier::find(&list, Some(SHA), &prod, &dev);
+        assert!(!earlier.completed(&prod, &list, SHA));
+        assert_eq!(earlier.rollback.map(|s| s.id.as_str()), Some("rb"));
+        assert_eq!(earlier.candidate.map(|s| s.id.as_str()), Some("cand"));
+        // Another commit finds nothing of its own.
+        let other = Earlier::find(&list, Some("0000000"), &prod, &dev);
+        assert!(other.rollback.is_none() && other.candidate.is_none());
+    }
+
+    #[test]
+    fn a_completed_promotion_is_recognised_even_after_its_candidate_is_gone() {
+        let list = snapshots();
+        let dev = branch("dev", "2026-11-01T00:00:00Z", None);
+        let restored = branch("prod-2", "2026-11-23T10:00:05Z", Some("cand"));
+        let earlier = Earlier::find(&list, Some(SHA), &restored, &dev);
+        assert!(earlier.completed(&restored, &list, SHA));
+        let without_candidate = &list[..1];
+        let earlier = Earlier::find(without_candidate, Some(SHA), &restored, &dev);
+        assert!(earlier.completed(&restored, without_candidate, SHA));
+        // Restored from something else before this commit's rollback point: not ours.
+        let older = branch("prod-0", "2026-11-22T00:00:00Z", Some("elsewhere"));
+        let earlier = Earlier::find(&list, Some(SHA), &older, &dev);
+        assert!(!earlier.completed(&older, &list, SHA));
+    }
+}

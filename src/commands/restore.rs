@@ -666,3 +666,56 @@ impl<'a> Progress<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_name_each_call_and_its_target() {
+        let calls = [
+            Call::Snapshot {
+                branch_id: "br-p".into(),
+                name: "prod_snap_x".into(),
+                expires_at: Some("2026-12-01T00:00:00Z".into()),
+            },
+            Call::Restore {
+                snapshot: "snap-c".into(),
+                target_branch_id: Some("br-p".into()),
+                name: None,
+                finalize: true,
+            },
+            Call::Protect {
+                branch_id: "br-p".into(),
+                protected: true,
+            },
+            Call::DeleteBranch {
+                branch_id: "br-p".into(),
+            },
+        ];
+        let lines: Vec<String> = calls.iter().map(|c| Planned("p1", c).to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "POST /projects/p1/branches/br-p/snapshot name=prod_snap_x expires_at=2026-12-01T00:00:00Z",
+                "POST /projects/p1/snapshots/snap-c/restore target_branch_id=br-p finalize_restore=true",
+                "PATCH /projects/p1/branches/br-p protected=true",
+                "DELETE /projects/p1/branches/br-p",
+            ]
+        );
+    }
+
+    #[test]
+    fn workflow_names_are_quoted_for_the_shell() {
+        assert_eq!(shell_word("neon.yml"), "neon.yml");
+        assert_eq!(shell_word("Neon promote"), "'Neon promote'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn later_is_strict_and_never_guesses() {
+        assert!(later("2026-11-23T10:00:01Z", "2026-11-23T10:00:00Z"));
+        assert!(!later("2026-11-23T10:00:00Z", "2026-11-23T10:00:00Z"));
+        assert!(!later("garbage", "2026-11-23T10:00:00Z"));
+    }
+}

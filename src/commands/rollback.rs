@@ -200,3 +200,52 @@ async fn finish_rerun(
         old_branch: old.unwrap_or(crate::outcome::OldBranch::Deleted { id: previous }),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(id: &str, name: &str) -> Snapshot {
+        Snapshot {
+            id: id.into(),
+            name: name.into(),
+            source_branch_id: Some("br-prod".into()),
+            created_at: "2026-11-23T10:00:00Z".into(),
+            expires_at: None,
+            manual: Some(true),
+        }
+    }
+
+    fn list() -> Vec<Snapshot> {
+        vec![
+            snap(
+                "s1",
+                "prod_snap_2026-11-20_10-00-00_pre-promotion_pr-1_abcdef0",
+            ),
+            snap(
+                "s2",
+                "prod_snap_2026-11-22_10-00-00_pre-promotion_pr-2_abcdef1",
+            ),
+            snap("s3", "prod_snap_2026-11-23_10-00-00_pre-rollback"),
+            snap("s4", "nightly"),
+            snap("s5", "twin"),
+            snap("s6", "twin"),
+        ]
+    }
+
+    #[test]
+    fn latest_is_the_newest_pre_promotion_snapshot() {
+        assert_eq!(choose(&list(), "latest").unwrap().id, "s2");
+        assert_eq!(choose(&list(), " LATEST ").unwrap().id, "s2");
+        assert!(choose(&list()[2..], "latest").is_err());
+    }
+
+    #[test]
+    fn ids_and_names_are_exact_and_ambiguity_is_an_error() {
+        assert_eq!(choose(&list(), "s3").unwrap().id, "s3");
+        assert_eq!(choose(&list(), "nightly").unwrap().id, "s4");
+        let twins = choose(&list(), "twin").unwrap_err().to_string();
+        assert!(twins.contains("s5, s6"), "{twins}");
+        assert!(choose(&list(), "night").is_err());
+    }
+}
