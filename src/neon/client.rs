@@ -1,0 +1,741 @@
+//! `NeonClient`: one typed method per Neon API call neon-promote makes. It owns URLs, bearer
+//! auth, pagination, error mapping and what to do after an ambiguous mutation (re-read state,
+//! never blindly re-POST). The retry schedule is `crate::retry`'s, the operation wait
+//! `crate::poll`'s; it knows nothing of GitHub or of our commands.
+
+use std::fmt;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::{
+    ApiError, Branch, CreateBranch, CreatedBranch, Endpoint, EndpointType, NeonError, Operation,
+    RestoreSnapshot, Snapshot, UpdateBranch, WithOps,
+};
+use crate::retry::{RetryPolicy, backoff, is_ambiguous, parse_retry_after, retry};
+
+/// The spec's `LimitParam` maximum for listing branches.
+const BRANCH_PAGE: usize = 10_000;
+/// The spec's maximum `limit` for listing operations.
+const OPERATION_PAGE: usize = 1_000;
+
+/// Path segments keep only unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Where and as whom to call Neon, and the `timeout` input bounding retries and waits.
+#[derive(Clone)]
+pub struct NeonSettings {
+    pub api_host: String,
+    pub api_key: String,
+    pub project_id: String,
+    pub timeout: Duration,
+}
+
+/// The Neon API v2 client for one project. Cheap to clone.
+#[derive(Clone)]
+pub struct NeonClient {
+    http: reqwest::Client,
+    base: String,
+    api_key: String,
+    project_id: String,
+    policy: RetryPolicy,
+}
+
+// By hand, so the API key never reaches a log.
+impl fmt::Debug for NeonClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NeonClient")
+            .field("base", &self.base)
+            .field("project_id", &self.project_id)
+            .field("timeout", &self.policy.deadline)
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl fmt::Debug for NeonSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NeonSettings")
+            .field("api_host", &self.api_host)
+            .field("project_id", &self.project_id)
+            .field("timeout", &self.timeout)
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct BranchPage {
+    branches: Vec<Branch>,
+    #[serde(default)]
+    pagination: Option<Cursor>,
+}
+
+#[derive(Deserialize)]
+struct Cursor {
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OperationPage {
+    #[serde(default)]
+    operations: Vec<Operation>,
+    #[serde(default)]
+    pagination: Option<Cursor>,
+}
+
+#[derive(Deserialize)]
+struct BranchWithOps {
+    branch: Branch,
+    #[serde(default)]
+    operations: Vec<Operation>,
+}
+
+#[derive(Deserialize)]
+struct EndpointWithOps {
+    endpoint: Endpoint,
+    #[serde(default)]
+    operations: Vec<Operation>,
+}
+
+#[derive(Deserialize)]
+struct SnapshotWithOps {
+    snapshot: Snapshot,
+    #[serde(default)]
+    operations: Vec<Operation>,
+}
+
+#[derive(Deserialize, Default)]
+struct OpsOnly {
+    #[serde(default)]
+    operations: Vec<Operation>,
+}
+
+type Query<'a> = [(&'a str, String)];
+
+impl NeonClient {
+    pub fn new(http: reqwest::Client, settings: NeonSettings) -> Self {
+        Self {
+            http,
+            base: settings.api_host.trim().trim_end_matches('/').to_string(),
+            api_key: settings.api_key,
+            project_id: settings.project_id,
+            policy: RetryPolicy {
+                deadline: settings.timeout,
+            },
+        }
+    }
+
+    pub fn project_id(&self) -> &str {
+        &self.project_id
+    }
+
+    /// The project's default branch (`default: true`).
+    pub async fn default_branch(&self) -> Result<Branch, NeonError> {
+        self.list_branches()
+            .await?
+            .into_iter()
+            .find(|b| b.default)
+            .ok_or_else(|| NeonError::NotFound(api_message("the project has no default branch")))
+    }
+
+    /// The branch whose id or name is exactly `name_or_id`. Neon's `search` is a substring
+    /// match, so pages are followed until the exact match appears or the list ends.
+    pub async fn find_branch(&self, name_or_id: &str) -> Result<Option<Branch>, NeonError> {
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("search", name_or_id.to_string()),
+                ("limit", BRANCH_PAGE.to_string()),
+            ];
+            query.extend(cursor.take().map(|c| ("cursor", c)));
+            let page: BranchPage = self
+                .get("list branches", &self.path(&["branches"]), &query)
+                .await?;
+            let count = page.branches.len();
+            if let Some(hit) = page
+                .branches
+                .into_iter()
+                .find(|b| b.id == name_or_id || b.name == name_or_id)
+            {
+                return Ok(Some(hit));
+            }
+            match page.pagination.and_then(|p| p.next) {
+                Some(next) if count == BRANCH_PAGE && !next.is_empty() => cursor = Some(next),
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    pub async fn get_branch(&self, id: &str) -> Result<Branch, NeonError> {
+        #[derive(Deserialize)]
+        struct One {
+            branch: Branch,
+        }
+        let one: One = self
+            .get("get branch", &self.path(&["branches", id]), &[])
+            .await?;
+        Ok(one.branch)
+    }
+
+    /// Every branch of the project, all pages.
+    pub async fn list_branches(&self) -> Result<Vec<Branch>, NeonError> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("limit", BRANCH_PAGE.to_string())];
+            query.extend(cursor.take().map(|c| ("cursor", c)));
+            let page: BranchPage = self
+                .get("list branches", &self.path(&["branches"]), &query)
+                .await?;
+            let count = page.branches.len();
+            all.extend(page.branches);
+            match page.pagination.and_then(|p| p.next) {
+                Some(next) if count == BRANCH_PAGE && !next.is_empty() => cursor = Some(next),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Branches whose parent is `branch_id`.
+    pub async fn children(&self, branch_id: &str) -> Result<Vec<Branch>, NeonError> {
+        let mut all = self.list_branches().await?;
+        all.retain(|b| b.parent_id.as_deref() == Some(branch_id));
+        Ok(all)
+    }
+
+    pub async fn list_endpoints(&self, branch_id: &str) -> Result<Vec<Endpoint>, NeonError> {
+        #[derive(Deserialize)]
+        struct List {
+            endpoints: Vec<Endpoint>,
+        }
+        let path = self.path(&["branches", branch_id, "endpoints"]);
+        let list: List = self.get("list endpoints", &path, &[]).await?;
+        Ok(list.endpoints)
+    }
+
+    /// `GET /projects/{p}/connection_uri`: the URI for a branch, database and role.
+    pub async fn connection_uri(
+        &self,
+        branch_id: &str,
+        database: &str,
+        role: &str,
+        pooled: bool,
+    ) -> Result<String, NeonError> {
+        #[derive(Deserialize)]
+        struct Uri {
+            uri: String,
+        }
+        let query = [
+            ("branch_id", branch_id.to_string()),
+            ("database_name", database.to_string()),
+            ("role_name", role.to_string()),
+            ("pooled", pooled.to_string()),
+        ];
+        let uri: Uri = self
+            .get(
+                "get connection URI",
+                &self.path(&["connection_uri"]),
+                &query,
+            )
+            .await?;
+        Ok(uri.uri)
+    }
+
+    pub async fn list_snapshots(&self) -> Result<Vec<Snapshot>, NeonError> {
+        #[derive(Deserialize)]
+        struct List {
+            snapshots: Vec<Snapshot>,
+        }
+        let list: List = self
+            .get("list snapshots", &self.path(&["snapshots"]), &[])
+            .await?;
+        Ok(list.snapshots)
+    }
+
+    /// One operation, unwrapped from `{"operation": {...}}`.
+    pub async fn get_operation(&self, id: &str) -> Result<Operation, NeonError> {
+        #[derive(Deserialize)]
+        struct One {
+            operation: Operation,
+        }
+        let one: One = self
+            .get("get operation", &self.path(&["operations", id]), &[])
+            .await?;
+        Ok(one.operation)
+    }
+
+    /// Operations not yet terminal, from every page of the operations list.
+    pub async fn running_operations(&self) -> Result<Vec<Operation>, NeonError> {
+        let mut running = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("limit", OPERATION_PAGE.to_string())];
+            query.extend(cursor.take().map(|c| ("cursor", c)));
+            let page: OperationPage = self
+                .get("list operations", &self.path(&["operations"]), &query)
+                .await?;
+            let count = page.operations.len();
+            running.extend(
+                page.operations
+                    .into_iter()
+                    .filter(|op| !op.status.is_terminal()),
+            );
+            match page.pagination.and_then(|p| p.cursor) {
+                Some(next) if count == OPERATION_PAGE && !next.is_empty() => cursor = Some(next),
+                _ => return Ok(running),
+            }
+        }
+    }
+
+    /// Creates a branch (and a read-write compute when asked). A 409 (name taken) is
+    /// `Err(Conflict)`; so is a branch found by name after an ambiguous failure.
+    pub async fn create_branch(&self, req: &CreateBranch) -> Result<CreatedBranch, NeonError> {
+        let mut branch = json!({ "name": req.name, "parent_id": req.parent_id });
+        if let Some(expires_at) = &req.expires_at {
+            branch["expires_at"] = json!(expires_at);
+        }
+        let mut body = json!({ "branch": branch });
+        if req.read_write_endpoint {
+            body["endpoints"] = json!([{ "type": "read_write" }]);
+        }
+        let path = self.path(&["branches"]);
+        self.post_once(
+            "create branch",
+            Method::POST,
+            &path,
+            &[],
+            Some(&body),
+            || async {
+                match self.find_branch(&req.name).await? {
+                    Some(b) => Err(NeonError::Conflict(api_message(&format!(
+                        "branch {:?} already exists (id {}; created by an earlier try)",
+                        b.name, b.id
+                    )))),
+                    None => Ok(None),
+                }
+            },
+        )
+        .await
+    }
+
+    /// `PATCH` a branch: name, protection, expiry. Repeating it is harmless.
+    pub async fn update_branch(
+        &self,
+        id: &str,
+        req: &UpdateBranch,
+    ) -> Result<WithOps<Branch>, NeonError> {
+        let body = json!({ "branch": req });
+        let path = self.path(&["branches", id]);
+        let answer: BranchWithOps = self
+            .call(
+                "update branch",
+                true,
+                Method::PATCH,
+                &path,
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(WithOps {
+            value: answer.branch,
+            operations: answer.operations,
+        })
+    }
+
+    /// Deletes a branch; a 404 is `Err(NotFound)`. After an ambiguous failure a branch that is
+    /// gone counts as deleted.
+    pub async fn delete_branch(&self, id: &str) -> Result<Vec<Operation>, NeonError> {
+        let path = self.path(&["branches", id]);
+        let answer = self
+            .post_once(
+                "delete branch",
+                Method::DELETE,
+                &path,
+                &[],
+                None,
+                || async {
+                    match self.get_branch(id).await {
+                        Err(NeonError::NotFound(_)) => Ok(Some(OpsOnly {
+                            operations: self.operations_of(&[id]).await?,
+                        })),
+                        Err(e) => Err(e),
+                        Ok(_) => Ok(None),
+                    }
+                },
+            )
+            .await?;
+        Ok(answer.operations)
+    }
+
+    /// Adds a compute to a branch; after an ambiguous failure an existing one of that type is it.
+    pub async fn create_endpoint(
+        &self,
+        branch_id: &str,
+        kind: EndpointType,
+    ) -> Result<WithOps<Endpoint>, NeonError> {
+        let body = json!({ "endpoint": { "branch_id": branch_id, "type": kind } });
+        let path = self.path(&["endpoints"]);
+        let answer: EndpointWithOps = self
+            .post_once(
+                "create endpoint",
+                Method::POST,
+                &path,
+                &[],
+                Some(&body),
+                || async {
+                    let found = self
+                        .list_endpoints(branch_id)
+                        .await?
+                        .into_iter()
+                        .find(|e| e.kind == kind);
+                    Ok(match found {
+                        Some(endpoint) => Some(EndpointWithOps {
+                            endpoint,
+                            operations: self.operations_of(&[branch_id]).await?,
+                        }),
+                        None => None,
+                    })
+                },
+            )
+            .await?;
+        Ok(WithOps {
+            value: answer.endpoint,
+            operations: answer.operations,
+        })
+    }
+
+    /// Snapshots a root branch. `name` and `expires_at` go in the QUERY (the spec), not in a
+    /// JSON body as the docs' curl examples have it. After an ambiguous failure, a snapshot
+    /// with that name is the one we asked for.
+    pub async fn create_snapshot(
+        &self,
+        branch_id: &str,
+        name: &str,
+        expires_at: Option<&str>,
+    ) -> Result<WithOps<Snapshot>, NeonError> {
+        let mut query = vec![("name", name.to_string())];
+        query.extend(expires_at.map(|at| ("expires_at", at.to_string())));
+        let path = self.path(&["branches", branch_id, "snapshot"]);
+        let answer: SnapshotWithOps = self
+            .post_once(
+                "create snapshot",
+                Method::POST,
+                &path,
+                &query,
+                None,
+                || async {
+                    let found = self
+                        .list_snapshots()
+                        .await?
+                        .into_iter()
+                        .find(|s| s.name == name);
+                    Ok(match found {
+                        Some(snapshot) => Some(SnapshotWithOps {
+                            snapshot,
+                            operations: self.operations_of(&[branch_id]).await?,
+                        }),
+                        None => None,
+                    })
+                },
+            )
+            .await?;
+        Ok(WithOps {
+            value: answer.snapshot,
+            operations: answer.operations,
+        })
+    }
+
+    /// Restores a snapshot (onto `target_branch_id`, or as a new branch `name`). After an
+    /// ambiguous failure, a branch of the target's name with `restored_from` = this snapshot
+    /// means the restore was applied.
+    pub async fn restore_snapshot(
+        &self,
+        snapshot_id: &str,
+        req: &RestoreSnapshot,
+    ) -> Result<WithOps<Branch>, NeonError> {
+        let body = serde_json::to_value(req).map_err(|e| NeonError::Transport(e.to_string()))?;
+        let path = self.path(&["snapshots", snapshot_id, "restore"]);
+        let answer: BranchWithOps = self
+            .post_once(
+                "restore snapshot",
+                Method::POST,
+                &path,
+                &[],
+                Some(&body),
+                || async {
+                    let name = match (&req.target_branch_id, &req.name) {
+                        // A finalized restore renames the old target `<name> (old)`.
+                        (Some(target), _) => {
+                            base_name(&self.get_branch(target).await?.name).to_string()
+                        }
+                        (None, Some(name)) => name.clone(),
+                        (None, None) => return Ok(None),
+                    };
+                    let restored = self.find_branch(&name).await?.filter(|b| {
+                        b.restored_from.as_deref() == Some(snapshot_id)
+                            && Some(&b.id) != req.target_branch_id.as_ref()
+                    });
+                    Ok(match restored {
+                        Some(branch) => {
+                            let mut ids = vec![branch.id.as_str()];
+                            ids.extend(req.target_branch_id.as_deref());
+                            let operations = self.operations_of(&ids).await?;
+                            Some(BranchWithOps { branch, operations })
+                        }
+                        None => None,
+                    })
+                },
+            )
+            .await?;
+        Ok(WithOps {
+            value: answer.branch,
+            operations: answer.operations,
+        })
+    }
+
+    /// Deletes a snapshot; after an ambiguous failure a snapshot that is gone counts as deleted.
+    pub async fn delete_snapshot(&self, id: &str) -> Result<Vec<Operation>, NeonError> {
+        let path = self.path(&["snapshots", id]);
+        let answer = self
+            .post_once(
+                "delete snapshot",
+                Method::DELETE,
+                &path,
+                &[],
+                None,
+                || async {
+                    let present = self.list_snapshots().await?.iter().any(|s| s.id == id);
+                    Ok((!present).then(OpsOnly::default))
+                },
+            )
+            .await?;
+        Ok(answer.operations)
+    }
+
+    /// Waits for operations to end, bounded by the `timeout` setting (`crate::poll`).
+    pub async fn wait(&self, ops: &[Operation]) -> Result<(), NeonError> {
+        crate::poll::wait_for(self, ops, self.policy.deadline).await
+    }
+
+    /// Running operations on any of these branches (to wait for after a re-read).
+    async fn operations_of(&self, branch_ids: &[&str]) -> Result<Vec<Operation>, NeonError> {
+        let mut ops = self.running_operations().await?;
+        ops.retain(|op| {
+            op.branch_id
+                .as_deref()
+                .is_some_and(|b| branch_ids.contains(&b))
+        });
+        Ok(ops)
+    }
+
+    /// `/projects/{p}/<segments…>`, each segment percent-encoded.
+    fn path(&self, segments: &[&str]) -> String {
+        let mut path = format!(
+            "/projects/{}",
+            utf8_percent_encode(&self.project_id, SEGMENT)
+        );
+        for segment in segments {
+            path.push('/');
+            path.extend(utf8_percent_encode(segment, SEGMENT));
+        }
+        path
+    }
+
+    /// A retried, idempotent GET.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        query: &Query<'_>,
+    ) -> Result<T, NeonError> {
+        self.call(what, true, Method::GET, path, query, None).await
+    }
+
+    /// One call under the retry policy, its answer parsed.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        idempotent: bool,
+        method: Method,
+        path: &str,
+        query: &Query<'_>,
+        body: Option<&Value>,
+    ) -> Result<T, NeonError> {
+        let bytes = retry(&self.policy, idempotent, what, || {
+            self.send(method.clone(), path, query, body)
+        })
+        .await?;
+        parse(what, &bytes)
+    }
+
+    /// A mutation that is never blindly repeated: 423/429/503 are retried (they were not
+    /// applied); after an ambiguous failure `reread` says whether it took effect (`Some`), and
+    /// only if it did not is the request sent again, until the deadline.
+    async fn post_once<T, R, Fut>(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        query: &Query<'_>,
+        body: Option<&Value>,
+        reread: R,
+    ) -> Result<T, NeonError>
+    where
+        T: DeserializeOwned,
+        R: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<T>, NeonError>>,
+    {
+        let start = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let left = self.policy.deadline.saturating_sub(start.elapsed());
+            let policy = RetryPolicy { deadline: left };
+            let err = match retry(&policy, false, what, || {
+                self.send(method.clone(), path, query, body)
+            })
+            .await
+            {
+                Ok(bytes) if bytes.is_empty() => return parse(what, b"{}"),
+                Ok(bytes) => return parse(what, &bytes),
+                Err(err) if is_ambiguous(&err) => err,
+                Err(err) => return Err(err),
+            };
+            if let Some(applied) = reread().await? {
+                return Ok(applied);
+            }
+            let wait = backoff(attempt);
+            if start.elapsed() + wait > self.policy.deadline {
+                return Err(NeonError::Deadline(
+                    self.policy.deadline,
+                    format!("waiting for {what}; last error: {err}"),
+                ));
+            }
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One HTTP exchange: the body of a 2xx, or the typed error.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &Query<'_>,
+        body: Option<&Value>,
+    ) -> Result<Vec<u8>, NeonError> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.api_key)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
+        let bytes = response.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        Err(map_error(status, retry_after, &bytes))
+    }
+}
+
+/// Neon's `{code, message, request_id}` into a typed error, keeping Neon's words.
+fn map_error(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> NeonError {
+    let mut api: ApiError = serde_json::from_slice(body).unwrap_or_default();
+    if api.message.is_empty() {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        api.message = if text.is_empty() || text.starts_with('{') {
+            status
+                .canonical_reason()
+                .unwrap_or("no message")
+                .to_string()
+        } else {
+            text.chars().take(500).collect()
+        };
+    }
+    match status.as_u16() {
+        404 => NeonError::NotFound(api),
+        409 => NeonError::Conflict(api),
+        423 => NeonError::Locked(api),
+        429 => NeonError::RateLimited { retry_after, api },
+        s if is_quota(s, &api) => NeonError::QuotaExceeded(api),
+        s @ 500.. => NeonError::Server { status: s, api },
+        s => NeonError::Client { status: s, api },
+    }
+}
+
+// Neon reports a full quota (snapshots, or the root branches every restore makes) as a 4xx
+// with no documented code: `SNAPSHOTS_LIMIT_EXCEEDED`-style codes, or 403/422 with a message
+// that says "limit" or "quota". Heuristic: a code naming a limit or quota, or a 403/422 whose
+// message does. 400 is left out (a malformed `limit` parameter is a 400 that says "limit").
+fn is_quota(status: u16, api: &ApiError) -> bool {
+    let code = api.code.to_ascii_uppercase();
+    let message = api.message.to_ascii_lowercase();
+    let says = |text: &str, words: [&str; 2]| words.iter().any(|w| text.contains(w));
+    (400..500).contains(&status)
+        && (says(&code, ["LIMIT", "QUOTA"])
+            || (matches!(status, 403 | 422) && says(&message, ["limit", "quota"])))
+}
+
+/// A client-side failure, without the URL's query (names) or any header.
+fn transport(err: reqwest::Error) -> NeonError {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let err = err.without_url();
+    let mut text = format!("{kind}: {err}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    NeonError::Transport(text)
+}
+
+fn parse<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, NeonError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| NeonError::Transport(format!("unreadable answer to {what}: {e}")))
+}
+
+fn api_message(message: &str) -> ApiError {
+    ApiError {
+        message: message.to_string(),
+        ..ApiError::default()
+    }
+}
+
+/// `prod (old)` or `prod (old) 2` → `prod`: the name a finalized restore gave away.
+fn base_name(name: &str) -> &str {
+    match name.rfind(" (old)") {
+        Some(at) if name[at + 6..].trim().chars().all(|c| c.is_ascii_digit()) => &name[..at],
+        _ => name,
+    }
+}
