@@ -6,10 +6,12 @@
 //! The first tests pin down the validator itself on hand-written samples, so a green run of
 //! the emulator test means "conforms", not "the checker checks nothing".
 
-#[path = "support/npm.rs"]
-mod npm;
 #[path = "support/spec.rs"]
 mod spec;
+mod support;
+
+/// `spec` reaches the download helper as `super::npm`.
+use support::npm;
 
 use std::time::Duration;
 
@@ -309,6 +311,30 @@ fn id(v: &Value) -> String {
         .unwrap_or_else(|| panic!("not an id: {v}"))
         .to_string()
 }
+
+/// The operations neon-promote may call: the driver below must get a success from each, so
+/// every answer our client parses has been validated. A command that starts using another
+/// route fails `every_request_neon_promote_sends_is_one_the_spec_allows` until it is added
+/// here and driven below.
+const OUR_OPERATIONS: &[&str] = &[
+    "listProjectBranches",
+    "getProjectBranch",
+    "createProjectBranch",
+    "updateProjectBranch",
+    "deleteProjectBranch",
+    "listProjectBranchEndpoints",
+    "createProjectEndpoint",
+    "getConnectionURI",
+    "createSnapshot",
+    "listSnapshots",
+    "updateSnapshot",
+    "deleteSnapshot",
+    "restoreSnapshot",
+    "finalizeRestoreBranch",
+    "getProjectOperation",
+    "listProjectOperations",
+    "getProjectBranchSchemaComparison",
+];
 
 /// Drives every route neon-promote uses through success and error answers, then validates
 /// every answer (and every request this test sent) against the spec; all failures are listed
@@ -765,6 +791,18 @@ fn report(s: &spec::Spec, log: &[Exchange]) {
             }
         }
     }
+    let missing: Vec<&&str> = OUR_OPERATIONS
+        .iter()
+        .filter(|op| {
+            !routes
+                .iter()
+                .any(|r| r.starts_with('2') && r.ends_with(&format!(" {op}")))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no success was validated for {missing:?}"
+    );
     eprintln!(
         "checked {} exchanges over {} (status, operation) pairs",
         log.len(),
@@ -1007,4 +1045,87 @@ fn our_models_parse_every_answer_the_spec_allows() {
         "answers the spec allows that our models cannot parse:\n{}",
         failures.join("\n")
     );
+}
+
+/// The built binary, through the whole lifecycle (preview, promote, rollback, refresh-dev,
+/// setup, sweep, cleanup) against the emulator: every Neon request it sends must be one the
+/// spec allows (query parameters, bodies, no deprecated parameters), on a route whose answers
+/// the driver above validates. Whether each run succeeds is the end-to-end tests' business;
+/// this one only looks at what went over the wire.
+#[tokio::test]
+async fn every_request_neon_promote_sends_is_one_the_spec_allows() {
+    use neon_emulator::{Api, Seed};
+    use support::Action;
+
+    let s = spec();
+    let emu = Emulator::start(Options {
+        seed: Seed::Demo,
+        op_duration: Duration::from_millis(20),
+        ..Options::default()
+    })
+    .await;
+    let sha = "ab12cd34ef567890ab12cd34ef567890ab12cd34";
+    let opened = support::pull_request("opened", 7, "feature/fidelity", sha);
+    let push = support::push("main", "main", sha);
+    let repo = push["repository"]["full_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dispatch = |inputs: Value| {
+        let mut p = support::webhook("workflow_dispatch", None);
+        p["repository"] = push["repository"].clone();
+        p["inputs"] = inputs;
+        p
+    };
+    let mut logs = Vec::new();
+    let mut run = async |action: Action| {
+        let run = action.input("comment", "false").run(&emu).await;
+        logs.push(run.log());
+        run
+    };
+    run(Action::new("pull_request", opened.clone())).await;
+    emu.with_state(|st| {
+        st.github
+            .add_pull(&repo, 8, "feature/merged", "0123456789abcdef");
+        st.github.merge_pull(&repo, 8, sha);
+    });
+    let promoted = run(Action::new("push", push.clone())).await;
+    if let Some(id) = promoted.outputs.get("rollback_snapshot_id") {
+        let inputs = json!({"snapshot_id": id});
+        run(Action::new("workflow_dispatch", dispatch(inputs)).input("snapshot_id", id)).await;
+    }
+    for command in ["refresh-dev", "setup", "sweep"] {
+        let inputs = json!({"snapshot_id": ""});
+        run(Action::new("workflow_dispatch", dispatch(inputs)).input("command", command)).await;
+    }
+    let mut closed = opened.clone();
+    closed["action"] = "closed".into();
+    closed["pull_request"]["state"] = "closed".into();
+    run(Action::new("pull_request", closed)).await;
+
+    let requests = emu.requests_to(Api::Neon);
+    let mutations = requests.iter().filter(|r| r.is_mutation()).count();
+    assert!(
+        mutations > 0,
+        "the binary sent no Neon mutation at all:\n{}",
+        logs.join("\n")
+    );
+    let mut unchecked = std::collections::BTreeSet::new();
+    for r in &requests {
+        match s.operation(&r.method, &r.path) {
+            Some(op) if OUR_OPERATIONS.contains(&op.operation_id) => {}
+            Some(op) => {
+                unchecked.insert(format!("{} ({} {})", op.operation_id, r.method, r.path));
+            }
+            None => {
+                unchecked.insert(format!("no such route: {} {}", r.method, r.path));
+            }
+        }
+    }
+    assert!(
+        unchecked.is_empty(),
+        "neon-promote calls routes whose answers no test validates (add them to \
+         OUR_OPERATIONS and drive them): {unchecked:?}"
+    );
+    s.assert_requests_conform(&requests);
 }
