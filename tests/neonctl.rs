@@ -310,12 +310,21 @@ fn neonctl_manages_branches_and_snapshots_on_the_emulator() {
     assert_eq!(bare["name"], "bare", "{bare}");
     let bare_id = bare["id"].as_str().unwrap().to_string();
     assert!(emu.with_state(|s| s.endpoints_of(&bare_id).is_empty()));
-    let (_, reqs) = cli.json(&["branches", "add-compute", "bare"]);
+    // neonctl's add-compute defaults to read_only; ours is a read-write compute.
+    let (added, reqs) = cli.json(&["branches", "add-compute", "bare", "--type", "read_write"]);
     assert!(
         reqs.iter()
             .any(|r| r.method == "POST" && r.path.ends_with("/endpoints"))
     );
-    assert_eq!(emu.with_state(|s| s.endpoints_of(&bare_id).len()), 1);
+    let kinds = emu.with_state(|s| {
+        s.endpoints_of(&bare_id)
+            .iter()
+            .map(|e| (e.id.clone(), e.kind))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(kinds.len(), 1);
+    assert_eq!(kinds[0].1, neon_emulator::state::EndpointType::ReadWrite);
+    assert_eq!(added["id"], kinds[0].0.as_str(), "{added}");
 
     // Snapshot prod: name and expiry go in the query, no body.
     let (snap, reqs) = cli.json(&[
