@@ -108,7 +108,147 @@ fn timed_out(deadline: Duration, pending: &[String]) -> NeonError {
 
 #[cfg(test)]
 mod tests {
+    use mockito::{Matcher, Server, ServerGuard};
+    use serde_json::json;
+
     use super::*;
+    use crate::neon::NeonSettings;
+
+    async fn server() -> (ServerGuard, NeonClient) {
+        let server = Server::new_async().await;
+        let settings = NeonSettings {
+            api_host: server.url(),
+            api_key: "k".into(),
+            project_id: "p1".into(),
+            timeout: Duration::from_secs(20),
+        };
+        (
+            server,
+            NeonClient::new(crate::http::client().unwrap(), settings),
+        )
+    }
+
+    fn op(id: &str, status: &str) -> Operation {
+        serde_json::from_value(json!({ "id": id, "action": "create_timeline", "status": status }))
+            .unwrap()
+    }
+
+    fn answer(id: &str, status: &str) -> String {
+        let error = (status == "failed").then_some("disk full");
+        json!({ "operation": { "id": id, "action": "create_timeline", "status": status, "error": error } })
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn terminal_operations_are_not_polled() {
+        let (mut server, neon) = server().await;
+        let mock = server
+            .mock("GET", Matcher::Any)
+            .expect(0)
+            .create_async()
+            .await;
+        let ops = [
+            op("a", "finished"),
+            op("b", "skipped"),
+            op("c", "cancelled"),
+        ];
+        wait_for(&neon, &ops, Duration::from_secs(5)).await.unwrap();
+        mock.assert_async().await;
+    }
+
+    #[tokio::test]
+    async fn waits_for_every_operation_reading_operation_status() {
+        let (mut server, neon) = server().await;
+        let a = server
+            .mock("GET", "/projects/p1/operations/a")
+            .with_body(answer("a", "finished"))
+            .expect(1)
+            .create_async()
+            .await;
+        let b_running = server
+            .mock("GET", "/projects/p1/operations/b")
+            .with_body(answer("b", "running"))
+            .expect(2)
+            .create_async()
+            .await;
+        let b_done = server
+            .mock("GET", "/projects/p1/operations/b")
+            .with_body(answer("b", "finished"))
+            .expect(1)
+            .create_async()
+            .await;
+        let start = Instant::now();
+        wait_for(
+            &neon,
+            &[op("a", "running"), op("b", "scheduling")],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        a.assert_async().await;
+        b_running.assert_async().await;
+        b_done.assert_async().await;
+        // Checks at ~100, ~160 and ~220 ms: noticed fast.
+        assert!(
+            start.elapsed() < Duration::from_millis(600),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_operation_carries_its_error_text() {
+        let (mut server, neon) = server().await;
+        server
+            .mock("GET", "/projects/p1/operations/a")
+            .with_body(answer("a", "failed"))
+            .create_async()
+            .await;
+        let err = wait_for(&neon, &[op("a", "running")], Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        match err {
+            NeonError::OperationFailed {
+                id, status, error, ..
+            } => {
+                assert_eq!(
+                    (id.as_str(), status.as_str(), error.as_str()),
+                    ("a", "failed", "disk full")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_and_the_deadline_holds() {
+        let (mut server, neon) = server().await;
+        let unavailable = server
+            .mock("GET", "/projects/p1/operations/a")
+            .with_status(503)
+            .expect(1)
+            .create_async()
+            .await;
+        server
+            .mock("GET", "/projects/p1/operations/a")
+            .with_body(answer("a", "running"))
+            .create_async()
+            .await;
+        let start = Instant::now();
+        let err = wait_for(&neon, &[op("a", "running")], Duration::from_millis(800))
+            .await
+            .unwrap_err();
+        unavailable.assert_async().await;
+        assert!(
+            matches!(&err, NeonError::Deadline(_, what) if what.contains("operation(s) a")),
+            "{err}"
+        );
+        assert!(
+            start.elapsed() <= Duration::from_millis(900),
+            "{:?}",
+            start.elapsed()
+        );
+    }
 
     #[test]
     fn interval_grows_with_the_wait_and_is_capped() {
