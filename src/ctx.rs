@@ -84,10 +84,11 @@ impl Ctx {
         let duration = start.elapsed();
         let ok = result.is_ok();
         self.runner.step_line(&label, duration, ok);
-        self.steps
-            .lock()
-            .expect("steps lock")
-            .push(StepRecord { label, duration, ok });
+        self.steps.lock().expect("steps lock").push(StepRecord {
+            label,
+            duration,
+            ok,
+        });
         result
     }
 

@@ -1,6 +1,7 @@
 //! neon-promote: Neon's snapshot-based preview, promotion and rollback workflow, as a GitHub
 //! Action and a CLI. `main.rs` reads top-down: config → context → dispatch → report → exit code.
 
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod ctx;

@@ -25,11 +25,18 @@ pub struct PullRef {
 /// What became of `<branch> (old)` after a finalized restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OldBranch {
-    Deleted { id: String },
+    Deleted {
+        id: String,
+    },
     /// `keep_old_branch: true`.
-    Kept { id: String },
+    Kept {
+        id: String,
+    },
     /// It still has children (preview branches of the old dev, say): kept for a later sweep.
-    KeptWithChildren { id: String, children: Vec<String> },
+    KeptWithChildren {
+        id: String,
+        children: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +134,9 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Deliberately nothing to do (exit 0, a notice).
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     Preview(Preview),
     Cleanup(Cleanup),
     Promote(Promotion),

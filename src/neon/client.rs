@@ -9,7 +9,9 @@ use std::time::Duration;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{
+    DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -123,6 +125,78 @@ struct OpsOnly {
     operations: Vec<Operation>,
 }
 
+/// One page of a branch search, keeping only the exact match: a page can hold 10,000
+/// branches, and holding them all would triple the binary's peak memory.
+struct SearchPage {
+    hit: Option<Branch>,
+    count: usize,
+    next: Option<String>,
+}
+
+/// Reads `{branches: [...], pagination: {next}}`, keeping the branch whose id or name is `.0`.
+#[derive(Clone, Copy)]
+struct SearchSeed<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for SearchSeed<'_> {
+    type Value = SearchPage;
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<SearchPage, D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SearchSeed<'_> {
+    type Value = SearchPage;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a page of branches")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SearchPage, A::Error> {
+        let mut page = SearchPage {
+            hit: None,
+            count: 0,
+            next: None,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "branches" => (page.hit, page.count) = map.next_value_seed(Sieve(self.0))?,
+                "pagination" => {
+                    page.next = map.next_value::<Option<Cursor>>()?.and_then(|c| c.next)
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(page)
+    }
+}
+
+/// The `branches` array: each branch is parsed and dropped unless it matches exactly.
+struct Sieve<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for Sieve<'_> {
+    type Value = (Option<Branch>, usize);
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Sieve<'_> {
+    type Value = (Option<Branch>, usize);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of branches")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let (mut hit, mut count) = (None, 0);
+        while let Some(branch) = seq.next_element::<Branch>()? {
+            count += 1;
+            if hit.is_none() && (branch.id == self.0 || branch.name == self.0) {
+                hit = Some(branch);
+            }
+        }
+        Ok((hit, count))
+    }
+}
+
 type Query<'a> = [(&'a str, String)];
 
 impl NeonClient {
@@ -154,26 +228,34 @@ impl NeonClient {
     /// The branch whose id or name is exactly `name_or_id`. Neon's `search` is a substring
     /// match, so pages are followed until the exact match appears or the list ends.
     pub async fn find_branch(&self, name_or_id: &str) -> Result<Option<Branch>, NeonError> {
+        // Sorted by name, the exact name comes before every name that starts with it, so in
+        // the common case (`dev` among `dev_feature_*`) it is on the first page.
         let mut cursor: Option<String> = None;
         loop {
             let mut query = vec![
                 ("search", name_or_id.to_string()),
+                ("sort_by", "name".to_string()),
+                ("sort_order", "asc".to_string()),
                 ("limit", BRANCH_PAGE.to_string()),
             ];
             query.extend(cursor.take().map(|c| ("cursor", c)));
-            let page: BranchPage = self
-                .get("list branches", &self.path(&["branches"]), &query)
-                .await?;
-            let count = page.branches.len();
-            if let Some(hit) = page
-                .branches
-                .into_iter()
-                .find(|b| b.id == name_or_id || b.name == name_or_id)
-            {
-                return Ok(Some(hit));
+            let path = self.path(&["branches"]);
+            let bytes = retry(&self.policy, true, "search branches", || {
+                self.send(Method::GET, &path, &query, None)
+            })
+            .await?;
+            let mut de = serde_json::Deserializer::from_slice(&bytes);
+            let page = SearchSeed(name_or_id)
+                .deserialize(&mut de)
+                .and_then(|page| de.end().map(|()| page))
+                .map_err(|e| {
+                    NeonError::Transport(format!("unreadable answer to search branches: {e}"))
+                })?;
+            if page.hit.is_some() {
+                return Ok(page.hit);
             }
-            match page.pagination.and_then(|p| p.next) {
-                Some(next) if count == BRANCH_PAGE && !next.is_empty() => cursor = Some(next),
+            match page.next {
+                Some(next) if page.count == BRANCH_PAGE && !next.is_empty() => cursor = Some(next),
                 _ => return Ok(None),
             }
         }
@@ -656,7 +738,7 @@ impl NeonClient {
             .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
         let bytes = response.bytes().await.map_err(transport)?;
         if status.is_success() {
-            return Ok(bytes.to_vec());
+            return Ok(Vec::from(bytes));
         }
         Err(map_error(status, retry_after, &bytes))
     }
@@ -832,7 +914,9 @@ mod tests {
             .collect();
         let first = server
             .mock("GET", "/projects/p1/branches")
-            .match_query(Matcher::Regex("^search=dev&limit=10000$".into()))
+            .match_query(Matcher::Regex(
+                "^search=dev&sort_by=name&sort_order=asc&limit=10000$".into(),
+            ))
             .with_body(json!({ "branches": page1, "pagination": { "next": "c+/2=" } }).to_string())
             .create_async()
             .await;
@@ -1054,7 +1138,7 @@ mod tests {
             "{seen:?}"
         );
         assert!(
-            seen[1].starts_with("GET /projects/p1/branches?search=preview%2Fpr-1&limit=10000"),
+            seen[1].starts_with("GET /projects/p1/branches?search=preview%2Fpr-1&sort_by=name"),
             "{seen:?}"
         );
     }

@@ -24,7 +24,10 @@ pub enum NeonError {
     #[error("locked by a running operation: {}", .0.message)]
     Locked(ApiError),
     #[error("rate limited (retry after {retry_after:?}): {}", .api.message)]
-    RateLimited { retry_after: Option<Duration>, api: ApiError },
+    RateLimited {
+        retry_after: Option<Duration>,
+        api: ApiError,
+    },
     /// A snapshot (or branch) quota is full; the caller lists what holds it.
     #[error("quota exceeded: {}", .0.message)]
     QuotaExceeded(ApiError),
@@ -37,7 +40,12 @@ pub enum NeonError {
     Transport(String),
     /// An operation ended `failed` or `error`.
     #[error("operation {id} ({action}) ended {status}: {error}")]
-    OperationFailed { id: String, action: String, status: String, error: String },
+    OperationFailed {
+        id: String,
+        action: String,
+        status: String,
+        error: String,
+    },
     /// The `timeout` input ran out while retrying or waiting.
     #[error("gave up after {0:?} ({1})")]
     Deadline(Duration, String),

@@ -76,7 +76,10 @@ pub enum OperationStatus {
 impl OperationStatus {
     /// finished, skipped and cancelled end a wait; failed and error end it as a failure.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Finished | Self::Skipped | Self::Cancelled | Self::Failed | Self::Error)
+        matches!(
+            self,
+            Self::Finished | Self::Skipped | Self::Cancelled | Self::Failed | Self::Error
+        )
     }
     pub fn is_failure(self) -> bool {
         matches!(self, Self::Failed | Self::Error)

@@ -18,12 +18,12 @@ pub fn package(name: &str, version: &str, sha256: &str) -> PathBuf {
         &cache
     })
     .expect("tempdir in .cache");
-    let packed = run(
-        Command::new("npm")
-            .args(["pack", "--silent", &format!("{name}@{version}")])
-            .current_dir(work.path()),
-    );
-    let tarball = work.path().join(packed.trim().lines().last().expect("npm pack output"));
+    let packed = run(Command::new("npm")
+        .args(["pack", "--silent", &format!("{name}@{version}")])
+        .current_dir(work.path()));
+    let tarball = work
+        .path()
+        .join(packed.trim().lines().last().expect("npm pack output"));
     let sum = run(Command::new("sha256sum").arg(&tarball));
     assert_eq!(
         sum.split_whitespace().next(),
@@ -46,7 +46,9 @@ pub fn package(name: &str, version: &str, sha256: &str) -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",

@@ -1,0 +1,105 @@
+//! The sticky pull request comment: the preview branch, or what a promotion or rollback did to
+//! production and how to undo it. Never a password or a connection string.
+
+use super::{CommentInfo, cap, code, escape};
+use crate::github::MARKER;
+use crate::outcome::{CleanupResult, OldBranch, Outcome};
+
+/// GitHub refuses bodies over 65,536 characters; ours stays well below.
+const LIMIT: usize = 60_000;
+
+/// The comment for an outcome that belongs to a pull request; `None` for the others.
+pub fn comment(outcome: &Outcome, info: &CommentInfo) -> Option<String> {
+    let body = match outcome {
+        Outcome::Preview(p) => {
+            let verb = if p.created { "created" } else { "reused" };
+            let expiry = p.expires_at.as_deref().map_or("never".into(), code);
+            format!(
+                "### 🐘 Neon preview branch {verb}\n\n\
+                 | | |\n|---|---|\n\
+                 | Branch | [{}]({}) |\n| Branch id | {} |\n| Expires | {expiry} |\n| Host | {} |\n\n\
+                 The connection strings are in this job's outputs `db_url` and `db_url_pooled` (masked in the log).\n",
+                escape(&p.branch.name),
+                info.console(&p.branch.id),
+                code(&p.branch.id),
+                code(&p.db_host),
+            )
+        }
+        Outcome::Cleanup(c) => {
+            let what = match &c.result {
+                CleanupResult::Deleted => "was deleted".to_string(),
+                CleanupResult::AlreadyGone => {
+                    "was already gone (expired or deleted by hand)".to_string()
+                }
+                CleanupResult::KeptWithChildren(children) => format!(
+                    "was **kept**: it has child branches ({}); delete them first, or let `sweep` do it later",
+                    children
+                        .iter()
+                        .map(|c| escape(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            format!(
+                "### 🐘 Neon preview branch cleaned up\n\nThe preview branch {} {what}.\n",
+                escape(&c.branch_name)
+            )
+        }
+        Outcome::Promote(p) if p.already_promoted => format!(
+            "### 🐘 Already promoted\n\nCommit {} was promoted to production earlier; nothing was changed.\n\n{}",
+            code(&crate::naming::short_sha(&p.sha)),
+            rollback_section(info, &p.rollback_snapshot.id)
+        ),
+        Outcome::Promote(p) => format!(
+            "### 🚀 dev promoted to production\n\n\
+             | | |\n|---|---|\n\
+             | Production | [{}]({}) |\n| Rollback snapshot | {} |\n| Candidate snapshot | {} |\n| Commit | {} |\n| Replaced branch | {} |\n\n{}",
+            escape(&p.prod.name),
+            info.console(&p.prod.id),
+            code(&p.rollback_snapshot.id),
+            code(&p.candidate_snapshot.id),
+            code(&crate::naming::short_sha(&p.sha)),
+            old_branch(&p.old_branch),
+            rollback_section(info, &p.rollback_snapshot.id)
+        ),
+        Outcome::Rollback(r) => format!(
+            "### ⏪ Production rolled back\n\n\
+             | | |\n|---|---|\n\
+             | Production | [{}]({}) |\n| Restored snapshot | {} ({}) |\n| Pre-rollback snapshot | {} |\n| Replaced branch | {} |\n\n\
+             To undo this rollback, restore the pre-rollback snapshot:\n\n```sh\n{}\n```\n",
+            escape(&r.prod.name),
+            info.console(&r.prod.id),
+            code(&r.restored_snapshot.id),
+            escape(&r.restored_snapshot.name),
+            code(&r.rollback_snapshot.id),
+            old_branch(&r.old_branch),
+            info.rollback_command(&r.rollback_snapshot.id)
+        ),
+        _ => return None,
+    };
+    Some(cap(format!("{MARKER}\n{body}"), LIMIT))
+}
+
+fn rollback_section(info: &CommentInfo, snapshot_id: &str) -> String {
+    format!(
+        "To roll production back to before this promotion:\n\n```sh\n{}\n```\n\n\
+         ⚠️ Writes made to production after the rollback snapshot are lost by a rollback.\n",
+        info.rollback_command(snapshot_id)
+    )
+}
+
+pub(super) fn old_branch(old: &OldBranch) -> String {
+    match old {
+        OldBranch::Deleted { id } => format!("{} deleted", code(id)),
+        OldBranch::Kept { id } => format!("{} kept (`keep_old_branch`)", code(id)),
+        OldBranch::KeptWithChildren { id, children } => format!(
+            "{} kept: it has child branches ({})",
+            code(id),
+            children
+                .iter()
+                .map(|c| escape(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

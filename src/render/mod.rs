@@ -1,0 +1,106 @@
+//! What people read, from what a command did: the sticky PR comment and the job summary, as
+//! Markdown. Pure functions of an `Outcome`; they never print and never see a secret (outcomes
+//! carry the connection strings, which these functions deliberately leave out).
+
+mod comment;
+mod summary;
+
+pub use comment::comment;
+pub use summary::{failure_summary, summary};
+
+/// What the renderers need besides the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentInfo {
+    pub project_id: String,
+    pub server_url: String,
+    /// `owner/repo`, when run from GitHub.
+    pub repository: Option<String>,
+    /// The workflow file, for the `gh workflow run` line.
+    pub workflow: Option<String>,
+}
+
+impl CommentInfo {
+    /// The Neon Console page of a branch.
+    fn console(&self, branch_id: &str) -> String {
+        format!(
+            "https://console.neon.tech/app/projects/{}/branches/{}",
+            self.project_id, branch_id
+        )
+    }
+
+    /// The ready-to-run rollback command for a snapshot.
+    fn rollback_command(&self, snapshot_id: &str) -> String {
+        match (&self.workflow, &self.repository) {
+            (Some(workflow), Some(repo)) => {
+                format!("gh workflow run {workflow} -R {repo} -f snapshot_id={snapshot_id}")
+            }
+            _ => format!("neon-promote rollback {snapshot_id}"),
+        }
+    }
+}
+
+/// Text from users or the API (refs, titles, branch names) made inert in Markdown: no HTML, no
+/// links, no emphasis, no table breaks, no control characters, one line.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' => out.push_str("&#124;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '~' | '@' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An id (ours or Neon's) as inline code; ids never contain backticks, but be sure.
+fn code(text: &str) -> String {
+    format!(
+        "`{}`",
+        text.replace('`', "'")
+            .replace(|c: char| c.is_control(), " ")
+    )
+}
+
+/// Cuts Markdown to `limit` bytes at a line boundary, saying so.
+fn cap(mut text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut cut = limit.saturating_sub(64);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut = text[..cut].rfind('\n').unwrap_or(cut);
+    text.truncate(cut);
+    text.push_str("\n\n_(truncated)_\n");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_makes_markdown_and_html_inert() {
+        assert_eq!(
+            escape("feat/<script>|[x](http://e) **b** `c`\n"),
+            "feat/&lt;script&gt;&#124;\\[x\\]\\(http://e\\) \\*\\*b\\*\\* \\`c\\` "
+        );
+    }
+
+    #[test]
+    fn cap_cuts_at_a_line() {
+        let text = "line\n".repeat(100);
+        let capped = cap(text, 200);
+        assert!(capped.len() <= 200);
+        assert!(capped.ends_with("_(truncated)_\n"));
+    }
+}
