@@ -211,7 +211,7 @@ mod tests {
 
     fn client(server: &mockito::Server) -> GitHub {
         GitHub::new(
-            reqwest::Client::new(),
+            crate::http::client().unwrap(),
             &format!("{}/api/v3", server.url()),
             "ghs_token",
             "octo/repo",
