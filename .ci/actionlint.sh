@@ -3,7 +3,7 @@
 # are then linted a second time as if they used this checkout's action (`uses: ./`): that makes
 # actionlint load action.yml, check its metadata, and check that every example passes only
 # inputs it declares (and every required one) and reads only outputs it declares.
-# shellcheck checks every `run:` block when it is installed.
+# When shellcheck is installed, actionlint runs it on every `run:` block too.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -36,7 +36,10 @@ fail() {
 }
 
 # Podman and buildah share one storage; vfs works everywhere (no overlay in nested containers).
+# They run as root, as the runner's docker does (sudo on a GitHub runner, where we are not).
 STORAGE=(--storage-driver vfs)
+AS_ROOT=()
+if ((EUID != 0)); then AS_ROOT=(sudo); fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/neon-promote-smoke.XXXXXX")
 EMU_PID=
 cleanup() {
@@ -66,12 +69,12 @@ section "image ($IMAGE) with buildah"
 mkdir -p "$WORK/context/dist"
 cp Dockerfile .dockerignore "$WORK/context/"
 cp "$BIN" "$WORK/context/dist/neon-promote-amd64"
-buildah "${STORAGE[@]}" bud --isolation chroot --platform linux/amd64 \
+"${AS_ROOT[@]}" buildah "${STORAGE[@]}" bud --isolation chroot --platform linux/amd64 \
     --build-arg VERSION="$(git describe --tags --always 2>/dev/null || echo dev)" \
     --build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
     -t "$IMAGE" "$WORK/context"
-IMAGE_BYTES=$(podman "${STORAGE[@]}" image inspect --format '{{.Size}}' "$IMAGE")
-IMAGE_USER=$(podman "${STORAGE[@]}" image inspect --format '{{.Config.User}}' "$IMAGE")
+IMAGE_BYTES=$("${AS_ROOT[@]}" podman "${STORAGE[@]}" image inspect --format '{{.Size}}' "$IMAGE")
+IMAGE_USER=$("${AS_ROOT[@]}" podman "${STORAGE[@]}" image inspect --format '{{.Config.User}}' "$IMAGE")
 [[ -z $IMAGE_USER ]] || fail "the image sets USER $IMAGE_USER; GitHub needs root"
 ((IMAGE_BYTES < 15000000)) || fail "image is $IMAGE_BYTES bytes (limit 15 MB)"
 
@@ -79,7 +82,7 @@ IMAGE_USER=$(podman "${STORAGE[@]}" image inspect --format '{{.Config.User}}' "$
 # cgroupfs, the host network so the container reaches the emulator on 127.0.0.1.
 printf '[containers]\ndefault_ulimits = []\n' >"$WORK/containers.conf"
 podman_run() {
-    CONTAINERS_CONF="$WORK/containers.conf" podman "${STORAGE[@]}" --runtime runc \
+    "${AS_ROOT[@]}" env CONTAINERS_CONF="$WORK/containers.conf" podman "${STORAGE[@]}" --runtime runc \
         --cgroup-manager cgroupfs run --rm --network host "$@"
 }
 
@@ -170,6 +173,7 @@ run_action() {
     local env=() input default value
     while IFS=$'\t' read -r input default; do
         value=${given[$input]-$default}
+        # shellcheck disable=SC2016 # the literal default of action.yml, not an expansion
         [[ $value == '${{ github.token }}' ]] && value=$GITHUB_TOKEN
         env+=(-e "INPUT_${input^^}=$value")
     done <<<"$INPUTS_WITH_DEFAULTS"
