@@ -1080,7 +1080,7 @@ async fn every_request_neon_promote_sends_is_one_the_spec_allows() {
     let mut logs = Vec::new();
     let mut run = async |action: Action| {
         let run = action.input("comment", "false").run(&emu).await;
-        logs.push(run.log());
+        logs.push(format!("exit {}\n{}", run.status, run.log()));
         run
     };
     run(Action::new("pull_request", opened.clone())).await;
@@ -1110,6 +1110,18 @@ async fn every_request_neon_promote_sends_is_one_the_spec_allows() {
         "the binary sent no Neon mutation at all:\n{}",
         logs.join("\n")
     );
+    let mut used = std::collections::BTreeMap::new();
+    for r in &requests {
+        let op = s
+            .operation(&r.method, &r.path)
+            .map_or("?", |o| o.operation_id);
+        *used.entry(format!("{} {op}", r.method)).or_insert(0) += 1;
+    }
+    let exits: Vec<&str> = logs
+        .iter()
+        .map(|l| l.lines().next().unwrap_or(""))
+        .collect();
+    eprintln!("runs: {exits:?}\nNeon requests by operation: {used:#?}");
     let mut unchecked = std::collections::BTreeSet::new();
     for r in &requests {
         match s.operation(&r.method, &r.path) {
