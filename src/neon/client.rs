@@ -907,6 +907,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn update_branch_patches_only_the_given_fields() {
+        let (mut server, neon) = server().await;
+        let mock = server
+            .mock("PATCH", "/projects/p1/branches/br-1")
+            .match_body(Matcher::Json(
+                json!({ "branch": { "protected": true, "expires_at": null } }),
+            ))
+            .with_body(json!({ "branch": branch("br-1", "prod"), "operations": [] }).to_string())
+            .create_async()
+            .await;
+        let req = UpdateBranch {
+            protected: Some(true),
+            expires_at: Some(None),
+            ..UpdateBranch::default()
+        };
+        neon.update_branch("br-1", &req).await.unwrap();
+        mock.assert_async().await;
+    }
+
+    #[tokio::test]
+    async fn create_endpoint_names_branch_and_type() {
+        let (mut server, neon) = server().await;
+        let mock = server
+            .mock("POST", "/projects/p1/endpoints")
+            .match_body(Matcher::Json(
+                json!({ "endpoint": { "branch_id": "br-1", "type": "read_write" } }),
+            ))
+            .with_status(201)
+            .with_body(
+                json!({
+                    "endpoint": { "id": "ep-1", "branch_id": "br-1", "host": "ep-1.example", "type": "read_write" },
+                    "operations": [op("op-1", "running")],
+                })
+                .to_string(),
+            )
+            .create_async()
+            .await;
+        let made = neon
+            .create_endpoint("br-1", EndpointType::ReadWrite)
+            .await
+            .unwrap();
+        mock.assert_async().await;
+        assert_eq!(
+            (made.value.host.as_str(), made.operations.len()),
+            ("ep-1.example", 1)
+        );
+    }
+
+    #[tokio::test]
     async fn find_branch_follows_the_cursor_to_the_exact_name() {
         let (mut server, neon) = server().await;
         let page1: Vec<Value> = (0..BRANCH_PAGE)
