@@ -82,6 +82,7 @@ async fn run(config: Config, gh: Option<GithubContext>, route: Route, runner: Ru
     };
     let ctx = context(http, config, gh, runner, cancel.clone());
     let command = command_name(&route);
+    let group = ctx.runner.group(&format!("neon-promote {command}"));
     let result = tokio::select! {
         r = dispatch(&ctx, &route) => r,
         // A step abandons its wait on cancel; this bounds anything that is not a step.
@@ -89,8 +90,10 @@ async fn run(config: Config, gh: Option<GithubContext>, route: Route, runner: Ru
             Err(anyhow::anyhow!("cancelled: the run was stopped before it could finish its current call; check the state of production in the Neon Console before re-running"))
         }
     };
+    drop(group);
     match result {
         Ok(outcome) => {
+            let _group = ctx.runner.group("Report: outputs, comment, summary");
             report(&ctx, &outcome, &info).await;
             ExitCode::SUCCESS
         }

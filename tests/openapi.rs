@@ -430,7 +430,8 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
     .await;
 
     // A preview branch with a compute and an expiry: operations start out not finished.
-    let expires = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48))
+    // Twenty days: far beyond the hours `finish` moves the clock, within the 30-day cap.
+    let expires = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(20 * 24))
         .round(jiff::Unit::Second)
         .unwrap()
         .to_string();

@@ -10,9 +10,9 @@ use jiff::Timestamp;
 
 use super::expires_at;
 use super::restore::{
-    Call, Progress, Replaced, branch_ref, delete_snapshot, find_prod, finish_old, is_quota, later,
-    list_snapshots, newest, plan_lines, prod_label, require_dev, restore_onto, retire_old,
-    snapshot_ref, take_snapshot,
+    Call, Progress, Replaced, branch_ref, delete_snapshot, find_prod, finish_old, is_quota,
+    list_snapshots, newest, not_before, plan_lines, prod_label, require_dev, restore_onto,
+    retire_old, snapshot_ref, take_snapshot,
 };
 use crate::ctx::Ctx;
 use crate::event::PushInfo;
@@ -238,8 +238,9 @@ impl<'a> Earlier<'a> {
     }
 
     /// Whether this commit's promotion already happened: prod was restored from this commit's
-    /// candidate, or prod was replaced after this commit's rollback point was taken (by this
-    /// promotion, or by a later promotion or rollback that a re-run must not undo).
+    /// candidate, or prod is no longer the branch this commit's rollback point was taken of and
+    /// was made since (by this promotion, or by a later promotion or rollback that a re-run
+    /// must not undo).
     fn completed(&self, prod: &Branch, snapshots: &[Snapshot], sha: &str) -> bool {
         let Some(from) = prod.restored_from.as_deref() else {
             return false;
@@ -249,9 +250,10 @@ impl<'a> Earlier<'a> {
             .find(|s| s.id == from)
             .and_then(|s| SnapshotName::parse(&s.name))
             .is_some_and(|n| n.kind == SnapshotKind::Candidate && n.is_for_commit(sha));
-        let replaced_since = self
-            .any_rollback
-            .is_some_and(|r| later(&prod.created_at, &r.created_at));
+        let replaced_since = self.any_rollback.is_some_and(|r| {
+            r.source_branch_id.as_deref() != Some(prod.id.as_str())
+                && not_before(&prod.created_at, &r.created_at)
+        });
         from_candidate || replaced_since
     }
 }

@@ -213,10 +213,11 @@ pub(crate) fn newest<'a>(
         .map(|(_, s)| s)
 }
 
-/// `a` strictly after `b`; unreadable times never count as later.
-pub(crate) fn later(a: &str, b: &str) -> bool {
+/// `a` at or after `b` (the API gives whole seconds, so a fast run shares one); unreadable
+/// times never count.
+pub(crate) fn not_before(a: &str, b: &str) -> bool {
     match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
-        (Ok(a), Ok(b)) => a > b,
+        (Ok(a), Ok(b)) => a >= b,
         _ => false,
     }
 }
@@ -713,9 +714,10 @@ mod tests {
     }
 
     #[test]
-    fn later_is_strict_and_never_guesses() {
-        assert!(later("2026-11-23T10:00:01Z", "2026-11-23T10:00:00Z"));
-        assert!(!later("2026-11-23T10:00:00Z", "2026-11-23T10:00:00Z"));
-        assert!(!later("garbage", "2026-11-23T10:00:00Z"));
+    fn not_before_never_guesses() {
+        assert!(not_before("2026-11-23T10:00:01Z", "2026-11-23T10:00:00Z"));
+        assert!(not_before("2026-11-23T10:00:00Z", "2026-11-23T10:00:00Z"));
+        assert!(!not_before("2026-11-23T09:59:59Z", "2026-11-23T10:00:00Z"));
+        assert!(!not_before("garbage", "2026-11-23T10:00:00Z"));
     }
 }

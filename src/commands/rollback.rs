@@ -7,8 +7,8 @@ use jiff::Timestamp;
 
 use super::expires_at;
 use super::restore::{
-    Call, Progress, Replaced, branch_ref, find_prod, finish_old, later, list_snapshots, newest,
-    plan_lines, prod_label, restore_onto, retire_old, snapshot_ref, take_snapshot,
+    Call, Progress, Replaced, branch_ref, find_prod, finish_old, list_snapshots, newest,
+    not_before, plan_lines, prod_label, restore_onto, retire_old, snapshot_ref, take_snapshot,
 };
 use crate::ctx::Ctx;
 use crate::naming::{SnapshotKind, SnapshotName};
@@ -174,7 +174,7 @@ async fn finish_rerun(
     let taken = newest(snapshots, |n, s| {
         n.kind == SnapshotKind::PreRollback
             && s.source_branch_id.as_deref() != Some(prod.id.as_str())
-            && later(&prod.created_at, &s.created_at)
+            && not_before(&prod.created_at, &s.created_at)
     });
     let Some(taken) = taken else {
         return Ok(Outcome::Skipped { reason });
