@@ -594,18 +594,12 @@ impl<'a> Progress<'a> {
         let (state, next) = match &self.stage {
             Stage::Before => (
                 format!("the {what} stopped before any restore: `{target}` is untouched"),
-                match &self.undo {
-                    Some(s) => format!(
-                        "the snapshot {} ({}) is kept and a re-run reuses it; fix the cause and re-run",
-                        s.id, s.name
-                    ),
-                    None => "fix the cause and re-run".into(),
-                },
+                self.retry_hint(),
             ),
             Stage::Restoring { old_id, snapshot } => match self.fate(old_id, snapshot).await {
                 Fate::Untouched => (
                     format!("the restore did not happen: `{target}` is untouched (still {old_id})"),
-                    "fix the cause and re-run".into(),
+                    self.retry_hint(),
                 ),
                 Fate::Replaced => (
                     format!(
@@ -638,6 +632,20 @@ impl<'a> Progress<'a> {
             &format!("{state}{prod}"),
             &next,
         )
+    }
+
+    /// What to do when the target is untouched: re-run, reusing the snapshot already taken.
+    fn retry_hint(&self) -> String {
+        match &self.undo {
+            Some(s) => format!(
+                "fix the cause and re-run, which reuses the snapshot {} ({}) already taken (it restores `{}` as it was before this run: {})",
+                s.id,
+                s.name,
+                self.target,
+                rollback_command(self.ctx, &s.id)
+            ),
+            None => "fix the cause and re-run".into(),
+        }
     }
 
     fn undo_hint(&self) -> String {
