@@ -195,10 +195,10 @@ pub(crate) async fn list_snapshots(ctx: &Ctx) -> anyhow::Result<Vec<Snapshot>> {
 }
 
 /// The newest of our snapshots (by name) that `keep` accepts.
-pub(crate) fn newest<'a>(
-    snapshots: &'a [Snapshot],
+pub(crate) fn newest(
+    snapshots: &[Snapshot],
     keep: impl Fn(&SnapshotName, &Snapshot) -> bool,
-) -> Option<&'a Snapshot> {
+) -> Option<&Snapshot> {
     snapshots
         .iter()
         .filter_map(|s| {
