@@ -426,3 +426,57 @@ async fn any_ref_gives_a_valid_stable_name() {
     assert_eq!(reused.output("branch_name"), name);
     assert_eq!(reused.output("created"), "false");
 }
+
+#[tokio::test]
+async fn a_protected_preview_keeps_no_expiry() {
+    let emu = emulator(Seed::Demo).await;
+    let first = run(&emu, pull_request("opened", 23)).await;
+    assert_ok(&first);
+    let id = first.output("branch_id").to_string();
+    emu.with_state(|s| {
+        let b = s.branch_mut(&id).unwrap();
+        b.protected = true;
+        b.expires_at = None;
+    });
+    emu.clear_requests();
+    let run = run(&emu, pull_request("synchronize", 23)).await;
+    assert_ok(&run);
+    assert_eq!(run.output("expires_at"), "");
+    let requests = neon_requests(&emu);
+    assert!(
+        requests.iter().all(|r| !r.contains("PATCH")),
+        "{requests:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_reads_but_changes_nothing() {
+    let emu = emulator(Seed::Demo).await;
+    let action = Action::new("pull_request", pull_request("opened", 24)).input("dry_run", "true");
+    let run = run_action(&emu, action).await;
+    assert_ok(&run);
+    assert!(emu.requests_to(Api::Neon).iter().all(|r| !r.is_mutation()));
+    assert!(branch(&emu, "preview/pr-24-feature/login").is_none());
+}
+
+#[tokio::test]
+async fn a_template_that_names_prod_or_dev_never_touches_them() {
+    let emu = emulator(Seed::Demo).await;
+    for head_ref in ["production", "dev"] {
+        for payload in [
+            support::pull_request("synchronize", 25, head_ref, SHA),
+            support::pull_request("closed", 25, head_ref, SHA),
+        ] {
+            let action = Action::new("pull_request", payload).input("preview_branch_name", "{ref}");
+            let run = run_action(&emu, action).await;
+            assert_eq!(run.status, 1, "{}", run.log());
+            assert!(
+                run.errors()[0].contains("not a preview branch"),
+                "{}",
+                run.log()
+            );
+            assert!(branch(&emu, head_ref).is_some());
+            assert!(emu.requests_to(Api::Neon).iter().all(|r| !r.is_mutation()));
+        }
+    }
+}
