@@ -25,7 +25,7 @@ pub async fn cleanup(ctx: &Ctx, pr: &PullRequestInfo) -> anyhow::Result<Outcome>
             format!("could not {what} preview branch `{name}`"),
             &e,
             PROD_UNTOUCHED,
-            "re-run the job; the branch also expires on its own",
+            "re-run the job, or delete the branch in the Neon Console",
         )
     };
     let outcome = |branch_id: Option<String>, result| {
@@ -54,7 +54,7 @@ pub async fn cleanup(ctx: &Ctx, pr: &PullRequestInfo) -> anyhow::Result<Outcome>
         let names: Vec<String> = children.into_iter().map(|c| c.name).collect();
         ctx.warn(format!(
             "preview branch `{name}` was not deleted: branches were made from it ({}); delete \
-             them first, then re-run the job or let it expire",
+             them first, then re-run the job",
             names.join(", ")
         ));
         return outcome(Some(branch.id), CleanupResult::KeptWithChildren(names));
