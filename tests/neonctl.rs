@@ -81,25 +81,32 @@ fn find_neonctl() -> Result<PathBuf, String> {
         }
     }
     // Not installed yet: put the pinned version into .cache/npm (gitignored).
-    let status = Command::new("npm")
+    let installed = Command::new("npm")
         .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
         .arg(repo().join(".cache/npm"))
         .arg(format!("neonctl@{VERSION}"))
         .stdin(Stdio::null())
-        .status();
-    if status.is_ok_and(|s| s.success()) && version_of(&local).as_deref() == Some(VERSION) {
+        .output();
+    if version_of(&local).as_deref() == Some(VERSION) {
         return Ok(local);
     }
+    let why = match installed {
+        Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
+        Err(e) => e.to_string(),
+    };
     Err(format!(
-        "neonctl {VERSION} not found (tried {}; `npm install --prefix .cache/npm neonctl@{VERSION}` failed)",
+        "neonctl {VERSION} not found (tried {}) and `npm install --prefix .cache/npm \
+         neonctl@{VERSION}` failed: {why}",
         seen.join(", ")
     ))
 }
 
-/// The binary, or `None` to skip (never under `CI=true`).
+/// The binary, or `None` to skip (never under `CI=true`). Looked up (and installed) once per
+/// test binary: parallel `npm install`s into one prefix would trip over each other.
 fn neonctl() -> Option<PathBuf> {
-    match find_neonctl() {
-        Ok(bin) => Some(bin),
+    static FOUND: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    match FOUND.get_or_init(find_neonctl) {
+        Ok(bin) => Some(bin.clone()),
         Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{why}"),
         Err(why) => {
             eprintln!("SKIPPED: {why}");
