@@ -10,9 +10,9 @@ use jiff::Timestamp;
 
 use super::expires_at;
 use super::restore::{
-    Call, Progress, Replaced, branch_ref, delete_snapshot, find_prod, finish_old, is_quota,
-    list_snapshots, newest, not_before, plan_lines, prod_label, require_dev, restore_onto,
-    retire_old, snapshot_ref, take_snapshot,
+    Call, Progress, Replaced, branch_ref, delete_snapshot, explain_quota, find_prod, finish_old,
+    is_quota, list_snapshots, newest, not_before, plan_lines, prod_label, require_dev,
+    restore_onto, retire_old, snapshot_ref, take_snapshot, try_snapshot,
 };
 use crate::ctx::Ctx;
 use crate::event::PushInfo;
@@ -95,7 +95,7 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> anyhow::Result<Outco
         Some(s) => snapshot_ref(s),
         None => {
             let step = "Snapshot of dev (the candidate)";
-            let taken = take_snapshot(
+            let taken = try_snapshot(
                 ctx,
                 step,
                 &dev,
@@ -105,20 +105,25 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> anyhow::Result<Outco
             .await;
             match taken {
                 Err(e) if is_quota(&e) => {
-                    // Prod is untouched, so the rollback point is worth nothing: give its slot back.
+                    // Prod is untouched, so the rollback point is worth nothing: give its slot
+                    // back before listing what holds the quota.
                     let freed =
                         delete_snapshot(ctx, "Delete the unused rollback snapshot", &rollback)
                             .await;
-                    let e = match freed {
+                    let why = match freed {
                         Ok(()) => {
                             progress = Progress::new(ctx, "promotion", &prod.name, true);
-                            e.context(format!(
-                                "two snapshots are needed at once; the rollback point this run had taken ({}) was deleted again",
+                            format!(
+                                "a promotion needs two snapshots at once (the rollback point this run had taken, {}, was deleted again)",
                                 rollback.id
-                            ))
+                            )
                         }
-                        Err(d) => e.context(format!("two snapshots are needed at once; the unused rollback point {} could not be deleted: {d:#}", rollback.id)),
+                        Err(d) => format!(
+                            "a promotion needs two snapshots at once (the unused rollback point {} could not be deleted: {d:#})",
+                            rollback.id
+                        ),
                     };
+                    let e = explain_quota(ctx, e).await.context(why);
                     return Err(progress.fail(step, e).await);
                 }
                 taken => progress.check(step, taken).await?,

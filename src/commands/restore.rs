@@ -222,10 +222,24 @@ pub(crate) fn not_before(a: &str, b: &str) -> bool {
     }
 }
 
-/// Takes a snapshot of a root branch and waits for it. A snapshot whose operation failed is
-/// deleted again (a re-run must not reuse it); a full quota becomes an error that lists the
-/// snapshots holding it, so the user knows what to delete.
+/// Takes a snapshot of a root branch and waits for it; a full quota becomes an error that lists
+/// the snapshots holding it, so the user knows what to delete.
 pub(crate) async fn take_snapshot(
+    ctx: &Ctx,
+    label: &str,
+    branch: &Branch,
+    name: &str,
+    ttl: &Expiry,
+) -> anyhow::Result<SnapshotRef> {
+    match try_snapshot(ctx, label, branch, name, ttl).await {
+        Err(e) => Err(explain_quota(ctx, e).await),
+        taken => taken,
+    }
+}
+
+/// [`take_snapshot`] without the quota explanation, for a caller that frees a slot first. A
+/// snapshot whose operation failed is deleted again, so a re-run never reuses it.
+pub(crate) async fn try_snapshot(
     ctx: &Ctx,
     label: &str,
     branch: &Branch,
@@ -249,30 +263,32 @@ pub(crate) async fn take_snapshot(
             }
         })
         .await;
-    match taken {
-        Ok(snapshot) => Ok(snapshot),
-        Err(e) if is_quota(&e) => {
-            let holders = match ctx.step("List snapshots", ctx.neon.list_snapshots()).await {
-                Ok(list) => describe_snapshots(&list),
-                Err(list_err) => format!("(could not list them: {list_err:#})"),
-            };
-            Err(e.context(format!(
-                "the snapshot quota is full, held by: {holders}; delete one of them (or wait for it to expire) and re-run"
-            )))
-        }
-        Err(e) => {
-            if let Some(broken) = e.downcast_ref::<Broken>() {
-                let label = format!("Delete the failed snapshot {}", broken.snapshot.name);
-                if let Err(d) = delete_snapshot(ctx, &label, &broken.snapshot).await {
-                    ctx.warn(format!(
-                        "could not delete the failed snapshot {}: {d:#}",
-                        broken.snapshot.id
-                    ));
-                }
-            }
-            Err(e)
+    if let Err(e) = &taken
+        && let Some(broken) = e.downcast_ref::<Broken>()
+    {
+        let label = format!("Delete the failed snapshot {}", broken.snapshot.name);
+        if let Err(d) = delete_snapshot(ctx, &label, &broken.snapshot).await {
+            ctx.warn(format!(
+                "could not delete the failed snapshot {}: {d:#}",
+                broken.snapshot.id
+            ));
         }
     }
+    taken
+}
+
+/// A refused snapshot for quota, with the snapshots that hold it; any other error unchanged.
+pub(crate) async fn explain_quota(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
+    if !is_quota(&e) {
+        return e;
+    }
+    let holders = match ctx.step("List snapshots", ctx.neon.list_snapshots()).await {
+        Ok(list) => describe_snapshots(&list),
+        Err(list_err) => format!("(could not list them: {list_err:#})"),
+    };
+    e.context(format!(
+        "the snapshot quota is full, held by: {holders}; delete one of them (or wait for it to expire) and re-run"
+    ))
 }
 
 /// A snapshot that exists but whose creating operation failed.
