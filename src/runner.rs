@@ -243,12 +243,14 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// A plain line that cannot be read as a workflow command: `::` at its start and the legacy
+/// A plain line that cannot be read as a workflow command: `::` at its start (after any
+/// indentation, which the runner trims) and the legacy
 /// `##[` form anywhere are broken up with a zero-width joiner.
 pub fn neutralise(line: &str) -> String {
     let line = line.replace("##[", "#\u{200d}#[");
-    match line.strip_prefix("::") {
-        Some(rest) => format!(":\u{200d}:{rest}"),
+    let body = line.trim_start();
+    match body.strip_prefix("::") {
+        Some(rest) => format!("{}:\u{200d}:{rest}", &line[..line.len() - body.len()]),
         None => line,
     }
 }
@@ -329,8 +331,13 @@ mod tests {
         let (r, sink, _d) = runner(true);
         r.info("::set-output name=x::y");
         r.info("ref ##[error]boom");
+        r.info("  ::error::indented");
         let out = printed(&sink);
-        assert!(!out.lines().any(|l| l.starts_with("::")), "{out}");
+        assert!(out.contains("  :\u{200d}:error::indented"), "{out}");
+        assert!(
+            !out.lines().any(|l| l.trim_start().starts_with("::")),
+            "{out}"
+        );
         assert!(!out.contains("##["), "{out}");
     }
 
