@@ -53,7 +53,7 @@ struct Flags {
     /// Neon API base URL [default: https://console.neon.tech/api/v2]
     #[arg(long, global = true)]
     api_host: Option<String>,
-    /// Token for pull request comments
+    /// Token for pull request comments [env: GITHUB_TOKEN, with a command]
     #[arg(long, global = true, hide_env_values = true)]
     github_token: Option<String>,
     /// Production branch, name or id [default: the project's default branch]
@@ -114,7 +114,17 @@ struct Flags {
 
 /// The settings from the command line and the environment, not yet validated.
 pub fn parse() -> RawInputs {
-    from_cli(Cli::parse()).or(RawInputs::from_env())
+    let cli = Cli::parse();
+    let command_line = cli.command.is_some();
+    let mut raw = from_cli(cli).or(RawInputs::from_env());
+    // The Action takes its token only from the `github_token` input; a CLI run may use the
+    // usual variable.
+    if command_line && raw.github_token.is_none() {
+        raw.github_token = std::env::var("GITHUB_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+    }
+    raw
 }
 
 fn from_cli(cli: Cli) -> RawInputs {
