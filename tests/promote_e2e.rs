@@ -649,3 +649,74 @@ async fn protection_stays_on_prod_when_the_restore_does_not_move_it() {
     assert!(!exists(&emu, "production (old)"));
     assert_eq!(data(&emu, "production"), "dev-v2");
 }
+
+/// The binary as a CLI outside Actions (no `GITHUB_*`), promoting `SHA`.
+fn cli_promote(emu: &Emulator) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(support::binary());
+    cmd.env_clear()
+        .env("INPUT_API_KEY", support::API_KEY)
+        .env("INPUT_PROJECT_ID", emu.project_id())
+        .env("INPUT_API_HOST", emu.neon_api())
+        .args(["promote", "--sha", SHA])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+#[tokio::test]
+async fn a_promotion_cancelled_during_the_restore_says_so_and_a_re_run_finishes_it() {
+    let emu = Emulator::start(Options {
+        op_duration: Duration::from_millis(1500),
+        ..options()
+    })
+    .await;
+    emu.with_state(|s| s.set_data("dev", "dev-v2"));
+    let child = cli_promote(&emu).spawn().expect("spawn neon-promote");
+    while !emu.requests().iter().any(|r| r.path.ends_with("/restore")) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().expect("running") as libc::pid_t;
+    // SAFETY: a plain signal to the child this test spawned and still owns.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let out = tokio::time::timeout(Duration::from_secs(7), child.wait_with_output())
+        .await
+        .expect("stops within the runner's grace period")
+        .expect("wait");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let rollback = emu
+        .with_state(|s| {
+            s.snapshots
+                .iter()
+                .find(|s| s.name.contains("pre-promotion"))
+                .map(|s| s.id.clone())
+        })
+        .expect("the rollback point");
+    assert!(log.contains("cancelled"), "{log}");
+    assert!(
+        log.contains(&format!("neon-promote rollback {rollback}")),
+        "{log}"
+    );
+
+    // Neon finishes the restore on its own; the re-run sees it done and only cleans up.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let again = cli_promote(&emu).output().await.expect("re-run");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(again.status.code(), Some(0), "{log}");
+    assert!(log.contains("already promoted"), "{log}");
+    assert_eq!(data(&emu, "production"), "dev-v2");
+    assert!(!exists(&emu, "production (old)"), "{log}");
+    assert!(
+        !snapshot_names(&emu).iter().any(|n| n.contains("candidate")),
+        "{:?}",
+        snapshot_names(&emu)
+    );
+}
