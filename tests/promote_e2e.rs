@@ -720,3 +720,43 @@ async fn a_promotion_cancelled_during_the_restore_says_so_and_a_re_run_finishes_
         snapshot_names(&emu)
     );
 }
+
+#[tokio::test]
+async fn dry_runs_of_rollback_refresh_dev_and_setup_change_nothing() {
+    let emu = ready_to_promote().await;
+    ok(&promote(&emu, SHA).await);
+    let start = emu.requests().len();
+    let prod = id_of(&emu, "production");
+    let dev = id_of(&emu, "dev");
+    for (name, extra) in [("rollback", "latest"), ("refresh-dev", ""), ("setup", "")] {
+        let run = Action::new("workflow_dispatch", dispatch(extra))
+            .input("command", name)
+            .input("snapshot_id", extra)
+            .input("dry_run", "true")
+            .run(&emu)
+            .await;
+        ok(&run);
+        assert_eq!(run.output("command"), name);
+    }
+    assert!(
+        mutations(&emu, start).is_empty(),
+        "{:?}",
+        mutations(&emu, start)
+    );
+    assert_eq!((id_of(&emu, "production"), id_of(&emu, "dev")), (prod, dev));
+    assert_eq!(data(&emu, "production"), "dev-v2");
+}
+
+#[tokio::test]
+async fn keep_old_branch_keeps_the_replaced_prod() {
+    let emu = ready_to_promote().await;
+    let prod = id_of(&emu, "production");
+    let run = Action::new("push", push(SHA))
+        .input("keep_old_branch", "true")
+        .run(&emu)
+        .await;
+    ok(&run);
+    assert_eq!(id_of(&emu, "production (old)"), prod);
+    assert_eq!(data(&emu, "production (old)"), "production-v1");
+    assert_eq!(data(&emu, "production"), "dev-v2");
+}
