@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail};
 
 use super::{expires_at, failure};
 use crate::config::Expiry;
-use crate::ctx::Ctx;
+use crate::ctx::{Cancelled, Ctx};
 use crate::naming::SnapshotName;
 use crate::neon::{Branch, NeonError, RestoreSnapshot, Snapshot, UpdateBranch};
 use crate::outcome::{BranchRef, OldBranch, SnapshotRef};
@@ -642,12 +642,11 @@ impl<'a> Progress<'a> {
         } else {
             "; production is untouched"
         };
-        failure(
-            format!("{step} failed"),
-            &error,
-            &format!("{state}{prod}"),
-            &next,
-        )
+        let state = format!("{state}{prod}");
+        if error.downcast_ref::<Cancelled>().is_some() {
+            return anyhow!("{step} was cancelled (the run was stopped); {state}; {next}");
+        }
+        failure(format!("{step} failed"), &error, &state, &next)
     }
 
     /// What to do when the target is untouched: re-run, reusing the snapshot already taken.
