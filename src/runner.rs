@@ -12,6 +12,9 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 /// The runner drops a summary over 1 MiB whole; ours stays far below.
 const SUMMARY_LIMIT: usize = 512 * 1024;
 
+/// Secrets shorter than this are masked by the runner but not redacted by us.
+const MIN_REDACTED: usize = 6;
+
 type Sink = Arc<Mutex<dyn Write + Send>>;
 
 pub struct Runner {
@@ -219,8 +222,11 @@ impl Runner {
 
     fn redact(&self, text: &str) -> String {
         let secrets = self.secrets.lock().expect("secrets lock");
+        // A value this short would blot out ordinary words; the runner's own mask still hides
+        // it in Actions' log.
         secrets
             .iter()
+            .filter(|s| s.len() >= MIN_REDACTED)
             .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
     }
 
