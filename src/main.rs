@@ -166,8 +166,16 @@ async fn dispatch(ctx: &Ctx, route: &Route) -> anyhow::Result<Outcome> {
 
 /// Outputs, the job summary and the sticky comment, from what the command did.
 async fn report(ctx: &Ctx, outcome: &Outcome, info: &CommentInfo) {
-    if let Outcome::Skipped { reason } = outcome {
-        ctx.runner.notice(reason);
+    match outcome {
+        Outcome::Skipped { reason } => ctx.runner.notice(reason),
+        Outcome::DryRun(plan) => {
+            ctx.runner
+                .notice("dry run: every read was made; nothing was changed");
+            for (i, call) in plan.calls.iter().enumerate() {
+                ctx.runner.info(&format!("plan {}. {call}", i + 1));
+            }
+        }
+        _ => {}
     }
     for (name, value) in outcome.outputs() {
         if let Err(e) = ctx.runner.set_output(name, &value) {

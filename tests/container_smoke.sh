@@ -29,7 +29,9 @@ PR=2
 HEAD_SHA=ec26c3e57ca3a959ca5aad62de7213c562f8c821
 MERGE_SHA=5b1c3e0a9d8f7e6d5c4b3a29180f7e6d5c4b3a21
 
+PASSED=0
 section() { printf '\n==== container smoke: %s ====\n' "$*"; }
+passed() { PASSED=$((PASSED + 1)); }
 fail() {
     printf 'container smoke FAILED: %s\n' "$*" >&2
     exit 1
@@ -89,6 +91,7 @@ podman_run() {
 section "neon-promote --help inside the image"
 podman_run "$IMAGE" --help >"$WORK/help.txt" || fail "--help in the container failed"
 head -n 5 "$WORK/help.txt"
+passed
 
 # ---------------------------------------------------------------------------------------------
 section "fixtures: @octokit/webhooks-examples@$EXAMPLES_VERSION (sha256-checked)"
@@ -235,8 +238,9 @@ PY
     printf -- '--- %s: exit %s; outputs:\n' "$name" "$status"
     python3 -c '
 import json, sys
+hidden = {"db_url", "db_url_pooled", "password"}
 for k, v in json.load(open(sys.argv[1])).items():
-    print(f"    {k} = {\"***\" if k in (\"db_url\", \"db_url_pooled\", \"password\") else v}")
+    print("    %s = %s" % (k, "***" if k in hidden else v))
 ' "$job/outputs.json"
     return "$status"
 }
@@ -289,6 +293,8 @@ run_action setup workflow_dispatch "$WORK/dispatch.json" command=setup || fail "
 expect setup command=setup 'dev_branch_id~^br-' 'prod_branch_id~^br-'
 assert_hidden setup "$API_KEY" "$GITHUB_TOKEN" "$RUNTIME_TOKEN"
 
+passed
+
 section "preview (pull_request opened, real payload)"
 pr_patch="{\"pull_request.base.ref\":\"main\",\"repository.default_branch\":\"main\"}"
 payload pull_request opened "$WORK/opened.json" "$pr_patch"
@@ -301,16 +307,23 @@ assert_hidden preview "$API_KEY" "$GITHUB_TOKEN" "$RUNTIME_TOKEN" "$PASSWORD" "$
 grep -q "^::add-mask::" "$WORK/preview/log" || fail "preview: no ::add-mask:: line"
 PREVIEW_ID=$(output preview branch_id)
 
+passed
+
 section "preview again (pull_request synchronize: reused)"
 payload pull_request synchronize "$WORK/synchronize.json" "$pr_patch"
 run_action synchronize pull_request "$WORK/synchronize.json" || fail "synchronize failed: $(cat "$WORK/synchronize/log")"
 expect synchronize command=preview created=false "branch_id=$PREVIEW_ID" 'db_url~^postgres(ql)?://'
 assert_hidden synchronize "$API_KEY" "$PASSWORD"
 
+passed
+
 section "cleanup (pull_request closed)"
 payload pull_request closed "$WORK/closed.json" "$pr_patch"
 run_action cleanup pull_request "$WORK/closed.json" || fail "cleanup failed: $(cat "$WORK/cleanup/log")"
-expect cleanup command=cleanup
+expect cleanup command=cleanup "branch_id=$PREVIEW_ID"
+control GET /state | grep -q "\"$PREVIEW_ID\"" && fail "cleanup: the preview branch $PREVIEW_ID still exists"
+
+passed
 
 section "promotion (push to the default branch, real payload)"
 # The PR was merged by MERGE_SHA: GitHub's commits/{sha}/pulls now names it.
@@ -323,14 +336,22 @@ expect promote command=promote 'rollback_snapshot_id~.' 'candidate_snapshot_id~.
 assert_hidden promote "$API_KEY" "$GITHUB_TOKEN"
 ROLLBACK_TO=$(output promote rollback_snapshot_id)
 
+passed
+
 section "promotion re-run (same push: recognised, not promoted twice)"
 run_action promote-again push "$WORK/push.json" || fail "promotion re-run failed: $(cat "$WORK/promote-again/log")"
 grep -q '::notice' "$WORK/promote-again/log" || fail "promote re-run: no notice"
+expect promote-again "prod_branch_id=$(output promote prod_branch_id)" "rollback_snapshot_id=$ROLLBACK_TO"
+
+passed
 
 section "rollback (workflow_dispatch with inputs.snapshot_id)"
 payload workflow_dispatch "" "$WORK/rollback.json" "{\"repository.full_name\":\"$REPO\",\"repository.default_branch\":\"main\",\"inputs\":{\"snapshot_id\":\"$ROLLBACK_TO\"}}"
 run_action rollback workflow_dispatch "$WORK/rollback.json" "snapshot_id=$ROLLBACK_TO" || fail "rollback failed: $(cat "$WORK/rollback/log")"
 expect rollback command=rollback "restored_snapshot_id=$ROLLBACK_TO" 'rollback_snapshot_id~.' 'prod_branch_id~^br-'
+[[ $(output rollback prod_branch_id) != "$(output promote prod_branch_id)" ]] || fail "rollback: prod's branch id did not change"
+
+passed
 
 section "invalid input (exit 2, one ::error:: naming the input)"
 status=0
@@ -338,6 +359,8 @@ run_action invalid pull_request "$WORK/opened.json" preview_ttl=90d || status=$?
 [[ $status == 2 ]] || fail "invalid preview_ttl: exit $status, expected 2: $(cat "$WORK/invalid/log")"
 [[ $(grep -c '^::error' "$WORK/invalid/log") == 1 ]] || fail "invalid preview_ttl: not exactly one ::error:: line"
 grep '^::error' "$WORK/invalid/log" | grep -q preview_ttl || fail "the ::error:: line does not name preview_ttl"
+
+passed
 
 # ---------------------------------------------------------------------------------------------
 section "peak memory (the same binary, outside the container, preview reopened)"
@@ -356,15 +379,16 @@ if [[ -x /usr/bin/time ]]; then
         fail "native preview failed: $(cat "$mem/log")"
     grep -q '^created=true' "$mem/output" || fail "native preview: created is not true"
     PEAK_KB=$(sed -n 's/^peak_rss_kb=//p' "$mem/time")
+    passed
 fi
 
 # ---------------------------------------------------------------------------------------------
 section "sizes"
 mb() { awk -v b="$1" 'BEGIN { printf "%.2f MB", b / 1000000 }'; }
-printf '%-34s %12s bytes  (%s)\n' "static binary ($TARGET)" "$BIN_BYTES" "$(mb "$BIN_BYTES")"
-printf '%-34s %12s bytes  (%s)\n' "binary gzip -9 (≈ pulled layer)" "$GZ_BYTES" "$(mb "$GZ_BYTES")"
-printf '%-34s %12s bytes  (%s)\n' "image $IMAGE (uncompressed)" "$IMAGE_BYTES" "$(mb "$IMAGE_BYTES")"
-printf '%-34s %12s kB\n' "peak RSS of a preview run" "$PEAK_KB"
+printf '%-44s %10s bytes (%s)\n' "static binary ($TARGET)" "$BIN_BYTES" "$(mb "$BIN_BYTES")"
+printf '%-44s %10s bytes (%s)\n' "binary, gzip -9 (about the pulled layer)" "$GZ_BYTES" "$(mb "$GZ_BYTES")"
+printf '%-44s %10s bytes (%s)\n' "image $IMAGE (uncompressed)" "$IMAGE_BYTES" "$(mb "$IMAGE_BYTES")"
+printf '%-44s %10s kB\n' "peak RSS of a preview run (native)" "$PEAK_KB"
 ((IMAGE_BYTES <= 10000000)) || echo "::warning::image is over the 10 MB target of SPEC §5"
 echo
-echo "container smoke: 8 passed, 0 failed"
+echo "container_smoke: $PASSED passed, 0 failed"

@@ -6,12 +6,9 @@
 //! The first tests pin down the validator itself on hand-written samples, so a green run of
 //! the emulator test means "conforms", not "the checker checks nothing".
 
-#[path = "support/spec.rs"]
-mod spec;
 mod support;
 
-/// `spec` reaches the download helper as `super::npm`.
-use support::npm;
+use support::spec;
 
 use std::time::Duration;
 

@@ -502,27 +502,12 @@ pub(crate) async fn finish_old(
 
 /// The command that restores what a snapshot holds onto production, as the user would type it.
 pub(crate) fn rollback_command(ctx: &Ctx, snapshot_id: &str) -> String {
-    match &ctx.github_ctx {
-        Some(gh) => format!(
-            "gh workflow run {} -R {} -f snapshot_id={snapshot_id}",
-            shell_word(gh.workflow.as_deref().unwrap_or("<workflow>")),
-            gh.repository
-        ),
-        None => format!("neon-promote rollback {snapshot_id}"),
-    }
-}
-
-/// Quotes a word for a POSIX shell when it needs it (workflow names often contain spaces).
-fn shell_word(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-    {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+    let gh = ctx.github_ctx.as_ref();
+    crate::render::rollback_command(
+        gh.map(|g| g.workflow.as_deref().unwrap_or("<workflow>")),
+        gh.map(|g| g.repository.as_str()),
+        snapshot_id,
+    )
 }
 
 /// How far a run that replaces a branch got, for its one-line error: what failed, the state
@@ -727,13 +712,6 @@ mod tests {
                 "DELETE /projects/p1/branches/br-p",
             ]
         );
-    }
-
-    #[test]
-    fn workflow_names_are_quoted_for_the_shell() {
-        assert_eq!(shell_word("neon.yml"), "neon.yml");
-        assert_eq!(shell_word("Neon promote"), "'Neon promote'");
-        assert_eq!(shell_word("it's"), r"'it'\''s'");
     }
 
     #[test]

@@ -30,12 +30,40 @@ impl CommentInfo {
 
     /// The ready-to-run rollback command for a snapshot.
     fn rollback_command(&self, snapshot_id: &str) -> String {
-        match (&self.workflow, &self.repository) {
-            (Some(workflow), Some(repo)) => {
-                format!("gh workflow run {workflow} -R {repo} -f snapshot_id={snapshot_id}")
-            }
-            _ => format!("neon-promote rollback {snapshot_id}"),
-        }
+        rollback_command(
+            self.workflow.as_deref(),
+            self.repository.as_deref(),
+            snapshot_id,
+        )
+    }
+}
+
+/// The command that restores a snapshot onto production, as the user would type it: through
+/// the workflow on GitHub, or the CLI elsewhere.
+pub fn rollback_command(
+    workflow: Option<&str>,
+    repository: Option<&str>,
+    snapshot_id: &str,
+) -> String {
+    match (workflow, repository) {
+        (Some(workflow), Some(repo)) => format!(
+            "gh workflow run {} -R {repo} -f snapshot_id={snapshot_id}",
+            shell_word(workflow)
+        ),
+        _ => format!("neon-promote rollback {snapshot_id}"),
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it (workflow names often contain spaces).
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -94,6 +122,13 @@ mod tests {
             escape("feat/<script>|[x](http://e) **b** `c`\n"),
             "feat/&lt;script&gt;&#124;\\[x\\]\\(http://e\\) \\*\\*b\\*\\* \\`c\\` "
         );
+    }
+
+    #[test]
+    fn workflow_names_are_quoted_for_the_shell() {
+        assert_eq!(shell_word("neon.yml"), "neon.yml");
+        assert_eq!(shell_word("Neon promote"), "'Neon promote'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod npm;
+pub mod spec;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -223,7 +224,10 @@ impl Action {
         for (k, v) in self.env {
             cmd.env(k, v);
         }
+        let before = emu.requests().len();
         let out = cmd.output().await.expect("run neon-promote");
+        // Every request a run sends must be one the pinned Neon OpenAPI spec allows.
+        spec::pinned().assert_requests_conform(&emu.requests()[before..]);
         let outputs_text = std::fs::read_to_string(&output_path).expect("read outputs");
         Run {
             status: out.status.code().unwrap_or(-1),
