@@ -139,3 +139,208 @@ mod tests {
         assert!(capped.ends_with("_(truncated)_\n"));
     }
 }
+
+/// Golden files: the comment and the summary of every outcome, compared whole against
+/// `tests/golden/*.md`, so user-visible text changes show in review. `UPDATE_GOLDEN=1`
+/// rewrites them.
+#[cfg(test)]
+mod golden {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ctx::StepRecord;
+    use crate::outcome::*;
+
+    const PASSWORD: &str = "npg_s3cretPassw0rd";
+
+    fn info() -> CommentInfo {
+        CommentInfo {
+            project_id: "autumn-fog-12345678".into(),
+            server_url: "https://github.com".into(),
+            repository: Some("acme/shop".into()),
+            workflow: Some("neon.yml".into()),
+        }
+    }
+
+    fn branch(id: &str, name: &str) -> BranchRef {
+        BranchRef {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+
+    fn snap(id: &str, name: &str) -> SnapshotRef {
+        SnapshotRef {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+
+    fn pr() -> Option<PullRef> {
+        // A hostile title: it must not break the Markdown.
+        Some(PullRef {
+            number: 42,
+            title: "Add <script>alert(1)</script> | `x`".into(),
+        })
+    }
+
+    fn outcomes() -> Vec<(&'static str, Outcome)> {
+        let prod = branch("br-new-prod-22222222", "production");
+        vec![
+            ("preview", Outcome::Preview(Preview {
+                pr: pr(),
+                branch: branch("br-preview-11111111", "preview/pr-42-feat/<b>*x*</b>"),
+                created: true,
+                expires_at: Some("2026-11-30T10:15:00Z".into()),
+                db_url: format!("postgresql://neondb_owner:{PASSWORD}@ep-a-1.aws.neon.tech/neondb?sslmode=require"),
+                db_url_pooled: format!("postgresql://neondb_owner:{PASSWORD}@ep-a-1-pooler.aws.neon.tech/neondb?sslmode=require"),
+                db_host: "ep-a-1.aws.neon.tech".into(),
+                db_host_pooled: "ep-a-1-pooler.aws.neon.tech".into(),
+                password: PASSWORD.into(),
+            })),
+            ("cleanup", Outcome::Cleanup(Cleanup {
+                pr: pr(),
+                branch_name: "preview/pr-42-feat".into(),
+                branch_id: Some("br-preview-11111111".into()),
+                result: CleanupResult::KeptWithChildren(vec!["child-[1]".into()]),
+            })),
+            ("promote", Outcome::Promote(Promotion {
+                pr: pr(),
+                sha: "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12".into(),
+                prod: prod.clone(),
+                previous_prod_id: "br-old-prod-33333333".into(),
+                rollback_snapshot: snap("snap-rollback-1", "prod_snap_2026-11-23_10-15-00_pre-promotion_pr-42_ab12cd3"),
+                candidate_snapshot: snap("snap-candidate-1", "dev_snap_2026-11-23_10-15-00_candidate_pr-42_ab12cd3"),
+                old_branch: OldBranch::Deleted { id: "br-old-prod-33333333".into() },
+                candidate_deleted: true,
+                already_promoted: false,
+            })),
+            ("rollback", Outcome::Rollback(Rollback {
+                pr: pr(),
+                restored_snapshot: snap("snap-rollback-1", "prod_snap_2026-11-23_10-15-00_pre-promotion_pr-42_ab12cd3"),
+                rollback_snapshot: snap("snap-prerollback-2", "prod_snap_2026-11-24_09-00-00_pre-rollback"),
+                prod: prod.clone(),
+                previous_prod_id: "br-new-prod-22222222".into(),
+                old_branch: OldBranch::Kept { id: "br-new-prod-22222222".into() },
+            })),
+            ("refresh-dev", Outcome::RefreshDev(RefreshDev {
+                prod_snapshot: snap("snap-refresh-3", "prod_snap_2026-11-25_08-00-00_dev-refresh"),
+                dev: branch("br-new-dev-44444444", "dev"),
+                previous_dev_id: "br-old-dev-55555555".into(),
+                old_branch: OldBranch::KeptWithChildren { id: "br-old-dev-55555555".into(), children: vec!["preview/pr-7-x".into()] },
+            })),
+            ("setup", Outcome::Setup(Setup {
+                prod,
+                dev: branch("br-new-dev-44444444", "dev"),
+                created: true,
+                prod_protected: false,
+                protect_skipped: Some("the plan does not allow protected branches".into()),
+            })),
+            ("sweep", Outcome::Sweep(Sweep {
+                deleted_branches: vec![branch("br-gone-1", "preview/pr-3-old")],
+                deleted_snapshots: vec![snap("snap-old-1", "dev_snap_2026-11-01_10-00-00_candidate")],
+                kept: vec![("production (old)".into(), "it has children: x".into())],
+            })),
+            ("dry-run", Outcome::DryRun(Plan {
+                command: "promote",
+                calls: vec![
+                    "POST /projects/autumn-fog-12345678/branches/br-prod/snapshot name=prod_snap_…".into(),
+                    "POST /projects/autumn-fog-12345678/snapshots/<candidate>/restore target_branch_id=br-prod finalize_restore=true".into(),
+                ],
+            })),
+            ("skipped", Outcome::Skipped { reason: "a push to `feature`, not to the promotion branch `main`".into() }),
+        ]
+    }
+
+    fn steps() -> Vec<StepRecord> {
+        vec![
+            StepRecord {
+                label: "Snapshot of production".into(),
+                duration: Duration::from_millis(1240),
+                ok: true,
+            },
+            StepRecord {
+                label: "Restore the candidate onto production".into(),
+                duration: Duration::from_millis(980),
+                ok: true,
+            },
+        ]
+    }
+
+    fn check(name: &str, actual: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, actual).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+                path.display()
+            )
+        });
+        assert_eq!(
+            actual,
+            expected,
+            "{} differs (UPDATE_GOLDEN=1 rewrites it)",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn comments_and_summaries_match_their_golden_files() {
+        let warnings =
+            vec!["could not comment on pull request #42: GitHub answered 403".to_string()];
+        for (name, outcome) in outcomes() {
+            let summary = summary(&outcome, &steps(), &warnings, &info());
+            check(&format!("summary-{name}.md"), &summary);
+            if let Some(body) = comment(&outcome, &info()) {
+                check(&format!("comment-{name}.md"), &body);
+            }
+        }
+        check(
+            "summary-failed.md",
+            &failure_summary(
+                "promote",
+                "Restore failed: operation ended failed; `production` is untouched",
+                &steps(),
+                &[],
+            ),
+        );
+    }
+
+    #[test]
+    fn no_secret_and_no_raw_html_ever_reaches_a_comment_or_summary() {
+        for (name, outcome) in outcomes() {
+            let texts = [
+                comment(&outcome, &info()).unwrap_or_default(),
+                summary(&outcome, &steps(), &[], &info()),
+            ];
+            for text in texts {
+                assert!(!text.contains(PASSWORD), "{name}: password");
+                assert!(!text.contains("postgresql://"), "{name}: connection string");
+                assert!(
+                    !text.contains("<script>") && !text.contains("<b>"),
+                    "{name}: raw HTML"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn comments_carry_the_marker_and_stay_under_githubs_limit() {
+        let mut long = outcomes().remove(1).1;
+        if let Outcome::Cleanup(c) = &mut long {
+            c.result = CleanupResult::KeptWithChildren(
+                (0..20_000).map(|i| format!("child-{i}")).collect(),
+            );
+        }
+        let body = comment(&long, &info()).unwrap();
+        assert!(body.starts_with(crate::github::MARKER));
+        assert!(body.len() <= 60_000, "{}", body.len());
+    }
+}
