@@ -77,7 +77,8 @@ pub fn escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '|' => out.push_str("&#124;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '~' | '@' => {
+            // `(` and `!` are inert once `[` is escaped; `@` would mention someone.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '@' => {
                 out.push('\\');
                 out.push(ch);
             }
@@ -120,7 +121,7 @@ mod tests {
     fn escaping_makes_markdown_and_html_inert() {
         assert_eq!(
             escape("feat/<script>|[x](http://e) **b** `c`\n"),
-            "feat/&lt;script&gt;&#124;\\[x\\]\\(http://e\\) \\*\\*b\\*\\* \\`c\\` "
+            "feat/&lt;script&gt;&#124;\\[x\\](http://e) \\*\\*b\\*\\* \\`c\\` "
         );
     }
 
