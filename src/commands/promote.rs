@@ -10,9 +10,9 @@ use jiff::Timestamp;
 
 use super::expires_at;
 use super::restore::{
-    Call, Progress, Replaced, branch_ref, delete_snapshot, explain_quota, find_prod, finish_old,
-    is_quota, list_snapshots, newest, not_before, plan_lines, prod_label, require_dev,
-    restore_onto, retire_old, snapshot_ref, take_snapshot, try_snapshot,
+    Call, Progress, branch_ref, delete_snapshot, explain_quota, find_prod, finish_old, is_quota,
+    list_snapshots, newest, not_before, plan_lines, prod_label, require_dev, snapshot_ref,
+    take_snapshot, try_snapshot,
 };
 use crate::ctx::Ctx;
 use crate::event::PushInfo;
@@ -131,26 +131,12 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> anyhow::Result<Outco
         }
     };
 
-    progress.restoring(&prod.id, &candidate);
-    let step = "Restore of the candidate onto production";
-    let new_prod = progress
-        .check(
-            step,
-            restore_onto(
-                ctx,
-                "Restore the candidate onto production",
-                &candidate,
-                &prod,
-            )
-            .await,
-        )
-        .await?;
-    progress.restored(&new_prod);
-    let replaced = Replaced::after_restore(&prod, &new_prod);
-    let old_branch = progress
-        .check(
-            "Clean-up of the replaced production branch",
-            retire_old(ctx, &replaced, &new_prod).await,
+    let (new_prod, old_branch) = progress
+        .replace(
+            "Restore of the candidate onto production",
+            "Restore the candidate onto production",
+            &candidate,
+            &prod,
         )
         .await?;
 

@@ -6,8 +6,7 @@ use jiff::Timestamp;
 
 use super::expires_at;
 use super::restore::{
-    Call, Progress, Replaced, branch_ref, delete_snapshot, find_prod, plan_lines, require_dev,
-    restore_onto, retire_old, take_snapshot,
+    Call, Progress, branch_ref, delete_snapshot, find_prod, plan_lines, require_dev, take_snapshot,
 };
 use crate::ctx::Ctx;
 use crate::naming::{SnapshotKind, SnapshotName};
@@ -61,21 +60,9 @@ pub async fn refresh_dev(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let snapshot = progress
         .check(step, take_snapshot(ctx, step, &prod, &name, ttl).await)
         .await?;
-    progress.restoring(&dev.id, &snapshot);
     let label = format!("Restore production onto {}", dev.name);
-    let new_dev = progress
-        .check(
-            "Restore of production onto dev",
-            restore_onto(ctx, &label, &snapshot, &dev).await,
-        )
-        .await?;
-    progress.restored(&new_dev);
-    let replaced = Replaced::after_restore(&dev, &new_dev);
-    let old_branch = progress
-        .check(
-            "Clean-up of the replaced dev branch",
-            retire_old(ctx, &replaced, &new_dev).await,
-        )
+    let (new_dev, old_branch) = progress
+        .replace("Restore of production onto dev", &label, &snapshot, &dev)
         .await?;
     let step = "Deletion of the snapshot";
     progress

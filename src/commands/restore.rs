@@ -563,17 +563,39 @@ impl<'a> Progress<'a> {
         self.undo = Some(snapshot.clone());
     }
 
-    pub(crate) fn restoring(&mut self, old_id: &str, snapshot: &SnapshotRef) {
-        self.stage = Stage::Restoring {
-            old_id: old_id.to_string(),
-            snapshot: snapshot.id.clone(),
-        };
-    }
-
     pub(crate) fn restored(&mut self, new: &Branch) {
         self.stage = Stage::Restored {
             new_id: new.id.clone(),
         };
+    }
+
+    /// Restores `snapshot` onto `target` (finalized, verified), then retires the replaced
+    /// branch: the core that promote, rollback and refresh-dev share. `step` names the restore
+    /// in a failure, `label` in the log.
+    pub(crate) async fn replace(
+        &mut self,
+        step: &str,
+        label: &str,
+        snapshot: &SnapshotRef,
+        target: &Branch,
+    ) -> anyhow::Result<(Branch, OldBranch)> {
+        self.stage = Stage::Restoring {
+            old_id: target.id.clone(),
+            snapshot: snapshot.id.clone(),
+        };
+        let ctx = self.ctx;
+        let new = self
+            .check(step, restore_onto(ctx, label, snapshot, target).await)
+            .await?;
+        self.restored(&new);
+        let replaced = Replaced::after_restore(target, &new);
+        let old = self
+            .check(
+                &format!("Clean-up of the replaced {} branch", self.target),
+                retire_old(ctx, &replaced, &new).await,
+            )
+            .await?;
+        Ok((new, old))
     }
 
     /// Passes `result` through, or turns its error into the run's one line.

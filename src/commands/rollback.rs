@@ -7,8 +7,8 @@ use jiff::Timestamp;
 
 use super::expires_at;
 use super::restore::{
-    Call, Progress, Replaced, branch_ref, find_prod, finish_old, list_snapshots, newest,
-    not_before, plan_lines, prod_label, restore_onto, retire_old, snapshot_ref, take_snapshot,
+    Call, Progress, branch_ref, find_prod, finish_old, list_snapshots, newest, not_before,
+    plan_lines, prod_label, snapshot_ref, take_snapshot,
 };
 use crate::ctx::Ctx;
 use crate::naming::{SnapshotKind, SnapshotName};
@@ -74,20 +74,13 @@ pub async fn rollback(ctx: &Ctx, snapshot: &str) -> anyhow::Result<Outcome> {
     };
     progress.undo_with(&undo);
     let target = snapshot_ref(chosen);
-    progress.restoring(&prod.id, &target);
     let label = format!("Restore {} onto production", target.name);
-    let new_prod = progress
-        .check(
+    let (new_prod, old_branch) = progress
+        .replace(
             "Restore of the snapshot onto production",
-            restore_onto(ctx, &label, &target, &prod).await,
-        )
-        .await?;
-    progress.restored(&new_prod);
-    let replaced = Replaced::after_restore(&prod, &new_prod);
-    let old_branch = progress
-        .check(
-            "Clean-up of the replaced production branch",
-            retire_old(ctx, &replaced, &new_prod).await,
+            &label,
+            &target,
+            &prod,
         )
         .await?;
     Ok(Outcome::Rollback(Rollback {
