@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use neon_emulator::Emulator;
 use serde_json::Value;
 
-/// Every input of action.yml. The runner passes each one, empty when not given and without a
+/// Every input of SPEC §2 and action.yml (`tests/docs.rs` holds them to each other). The runner passes each one, empty when not given and without a
 /// default, so the binary must apply its own defaults to empty values.
 pub const INPUTS: &[&str] = &[
     "api_key",
