@@ -22,12 +22,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    // ru_maxrss of children only grows, so reading it after each stage attributes the peak.
-    let mut peaks = Vec::new();
     let rows = rt.block_on(async {
         let mut rows = Vec::new();
         rows.extend(preview(runs).await);
-        peaks.push(("previews", peak_rss_kib()));
         rows.push(
             promotion(
                 runs,
@@ -46,17 +43,15 @@ fn main() {
             )
             .await,
         );
-        peaks.push(("promotions", peak_rss_kib()));
         rows.push(lookup().await);
-        peaks.push(("20,000-branch lookup", peak_rss_kib()));
         rows
     });
-    println!("\n| figure | median | runs | requests (besides polls) | polls |");
-    println!("|---|---|---|---|---|");
+    println!("\n| figure | median | runs | requests (besides polls) | polls | peak memory |");
+    println!("|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {} |",
-            r.name, r.median, r.runs, r.requests, r.polls
+            "| {} | {} | {} | {} | {} | {} |",
+            r.name, r.median, r.runs, r.requests, r.polls, r.peak
         );
     }
     let binary = support::binary();
@@ -66,12 +61,6 @@ fn main() {
         binary.display(),
         size as f64 / 1e6
     );
-    for (stage, kib) in peaks {
-        println!(
-            "peak memory of any run up to the {stage}: {:.1} MiB (target ≤ 15 MiB)",
-            kib as f64 / 1024.0
-        );
-    }
 }
 
 struct Row {
@@ -80,6 +69,8 @@ struct Row {
     runs: usize,
     requests: String,
     polls: String,
+    /// Peak resident memory of one such run (target ≤ 15 MiB).
+    peak: String,
 }
 
 fn ms(n: u64) -> Duration {
@@ -144,6 +135,32 @@ async fn preview(runs: usize) -> Vec<Row> {
             cold.push(first);
         }
     }
+    let create_peak = peak(
+        &emu,
+        &[
+            "preview",
+            "--pr",
+            "999",
+            "--ref",
+            "feature/mem",
+            "--sha",
+            "abc1234",
+        ],
+    )
+    .await;
+    let reuse_peak = peak(
+        &emu,
+        &[
+            "preview",
+            "--pr",
+            "999",
+            "--ref",
+            "feature/mem",
+            "--sha",
+            "abc1234",
+        ],
+    )
+    .await;
     vec![
         Row {
             name: "preview create, 50 ms, 1 s operations (target ≤ 2,250 ms, floor 2,100)".into(),
@@ -151,6 +168,7 @@ async fn preview(runs: usize) -> Vec<Row> {
             runs,
             requests: create_reqs.0.to_string(),
             polls: create_reqs.1.to_string(),
+            peak: create_peak,
         },
         Row {
             name: "preview reuse, 50 ms (target ≤ 160 ms, floor 100)".into(),
@@ -158,6 +176,7 @@ async fn preview(runs: usize) -> Vec<Row> {
             runs,
             requests: reuse_reqs.0.to_string(),
             polls: reuse_reqs.1.to_string(),
+            peak: reuse_peak,
         },
         Row {
             name: "cold start: spawn → first request (target ≤ 5 ms)".into(),
@@ -165,13 +184,14 @@ async fn preview(runs: usize) -> Vec<Row> {
             runs: runs * 2,
             requests: "-".into(),
             polls: "-".into(),
+            peak: "-".into(),
         },
     ]
 }
 
 /// A promotion on a push to the default branch; a fresh project each run.
 async fn promotion(runs: usize, latency: Duration, op: Duration, name: &str) -> Row {
-    let (mut times, mut reqs) = (Vec::new(), (0, 0));
+    let (mut times, mut reqs, mut mem) = (Vec::new(), (0, 0), String::new());
     for i in 0..runs {
         let emu = Emulator::start(Options {
             latency,
@@ -185,6 +205,9 @@ async fn promotion(runs: usize, latency: Duration, op: Duration, name: &str) -> 
         let (wall, n, polls, _) = timed(&emu, a).await;
         times.push(wall);
         reqs = (n, polls);
+        if i == 0 {
+            mem = peak(&emu, &["rollback", "latest"]).await;
+        }
     }
     Row {
         name: name.into(),
@@ -192,6 +215,7 @@ async fn promotion(runs: usize, latency: Duration, op: Duration, name: &str) -> 
         runs,
         requests: reqs.0.to_string(),
         polls: reqs.1.to_string(),
+        peak: format!("{mem} (a rollback on the same project)"),
     }
 }
 
@@ -230,15 +254,52 @@ async fn lookup() -> Row {
         runs: 1,
         requests: format!("{lists} list requests"),
         polls: "-".into(),
+        peak: peak(
+            &emu,
+            &[
+                "preview",
+                "--pr",
+                "8",
+                "--ref",
+                "feature/lookup",
+                "--sha",
+                "abc1234",
+            ],
+        )
+        .await,
     }
 }
 
-/// The largest resident set of any child process so far (Linux reports KiB).
-fn peak_rss_kib() -> i64 {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage.ru_maxrss
+/// Peak resident memory of one CLI run of the binary against `emu`, by `/usr/bin/time` (the
+/// bench's own children inherit its memory at fork, so getrusage on them would measure us).
+async fn peak(emu: &Emulator, args: &[&str]) -> String {
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let project = emu.project_id();
+    let api = emu.neon_api();
+    let status = tokio::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(out.path())
+        .arg(support::binary())
+        .args(args)
+        .args([
+            "--api-key",
+            "bench-key-123",
+            "--project-id",
+            &project,
+            "--api-host",
+            &api,
+            "--comment",
+            "false",
+        ])
+        .env_clear()
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await;
+    match (status, std::fs::read_to_string(out.path())) {
+        (Ok(s), Ok(kib)) if s.success() => match kib.trim().parse::<f64>() {
+            Ok(kib) => format!("{:.1} MiB", kib / 1024.0),
+            Err(_) => "n/a".into(),
+        },
+        _ => "n/a (install Debian's `time`)".into(),
     }
 }
