@@ -11,8 +11,8 @@ use jiff::Timestamp;
 use super::expires_at;
 use super::restore::{
     Call, Progress, branch_ref, delete_snapshot, explain_quota, find_prod, finish_old, is_quota,
-    list_snapshots, newest, not_before, plan_lines, prod_label, require_dev, snapshot_ref,
-    take_snapshot, try_snapshot,
+    list_snapshots, newest, not_before, plan_lines, prod_label, replace_calls, require_dev,
+    snapshot_ref, take_snapshot, try_snapshot,
 };
 use crate::ctx::Ctx;
 use crate::event::PushInfo;
@@ -163,17 +163,7 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> anyhow::Result<Outco
 
 /// What the restore, verification and clean-up send, for a dry run.
 fn restore_calls(ctx: &Ctx, candidate: &str, prod: &Branch) -> Vec<Call> {
-    let mut calls = vec![Call::Restore {
-        snapshot: candidate.to_string(),
-        target_branch_id: Some(prod.id.clone()),
-        name: None,
-        finalize: true,
-    }];
-    if !ctx.config.keep_old_branch {
-        calls.push(Call::DeleteBranch {
-            branch_id: prod.id.clone(),
-        });
-    }
+    let mut calls = replace_calls(ctx, candidate, prod);
     calls.push(Call::DeleteSnapshot {
         snapshot: candidate.to_string(),
     });

@@ -6,7 +6,8 @@ use jiff::Timestamp;
 
 use super::expires_at;
 use super::restore::{
-    Call, Progress, branch_ref, delete_snapshot, find_prod, plan_lines, require_dev, take_snapshot,
+    Call, Progress, branch_ref, delete_snapshot, find_prod, plan_lines, replace_calls, require_dev,
+    take_snapshot,
 };
 use crate::ctx::Ctx;
 use crate::naming::{SnapshotKind, SnapshotName};
@@ -28,27 +29,15 @@ pub async fn refresh_dev(ctx: &Ctx) -> anyhow::Result<Outcome> {
     let ttl = &ctx.config.candidate_snapshot_ttl;
 
     if ctx.dry_run() {
-        let mut calls = vec![
-            Call::Snapshot {
-                branch_id: prod.id.clone(),
-                name,
-                expires_at: expires_at(ttl),
-            },
-            Call::Restore {
-                snapshot: "{snapshot}".into(),
-                target_branch_id: Some(dev.id.clone()),
-                name: None,
-                finalize: true,
-            },
-            Call::DeleteSnapshot {
-                snapshot: "{snapshot}".into(),
-            },
-        ];
-        if !ctx.config.keep_old_branch {
-            calls.push(Call::DeleteBranch {
-                branch_id: dev.id.clone(),
-            });
-        }
+        let mut calls = vec![Call::Snapshot {
+            branch_id: prod.id.clone(),
+            name,
+            expires_at: expires_at(ttl),
+        }];
+        calls.extend(replace_calls(ctx, "{snapshot}", &dev));
+        calls.push(Call::DeleteSnapshot {
+            snapshot: "{snapshot}".into(),
+        });
         return Ok(Outcome::DryRun(Plan {
             command: "refresh-dev",
             calls: plan_lines(ctx, &calls),

@@ -510,6 +510,23 @@ pub(crate) fn rollback_command(ctx: &Ctx, snapshot_id: &str) -> String {
     )
 }
 
+/// What `Progress::replace` sends, for a dry run: the finalized restore onto `target`, then
+/// the deletion of the replaced branch (by the id it has now) unless it is kept.
+pub(crate) fn replace_calls(ctx: &Ctx, snapshot: &str, target: &Branch) -> Vec<Call> {
+    let mut calls = vec![Call::Restore {
+        snapshot: snapshot.to_string(),
+        target_branch_id: Some(target.id.clone()),
+        name: None,
+        finalize: true,
+    }];
+    if !ctx.config.keep_old_branch {
+        calls.push(Call::DeleteBranch {
+            branch_id: target.id.clone(),
+        });
+    }
+    calls
+}
+
 /// How far a run that replaces a branch got, for its one-line error: what failed, the state
 /// the branches are in now, and what to do next.
 pub(crate) struct Progress<'a> {

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use super::expires_at;
 use super::restore::{
     Call, Progress, branch_ref, find_prod, finish_old, list_snapshots, newest, not_before,
-    plan_lines, prod_label, snapshot_ref, take_snapshot,
+    plan_lines, prod_label, replace_calls, snapshot_ref, take_snapshot,
 };
 use crate::ctx::Ctx;
 use crate::naming::{SnapshotKind, SnapshotName};
@@ -45,17 +45,7 @@ pub async fn rollback(ctx: &Ctx, snapshot: &str) -> anyhow::Result<Outcome> {
                 expires_at: expires_at(&ctx.config.rollback_snapshot_ttl),
             });
         }
-        calls.push(Call::Restore {
-            snapshot: chosen.id.clone(),
-            target_branch_id: Some(prod.id.clone()),
-            name: None,
-            finalize: true,
-        });
-        if !ctx.config.keep_old_branch {
-            calls.push(Call::DeleteBranch {
-                branch_id: prod.id.clone(),
-            });
-        }
+        calls.extend(replace_calls(ctx, &chosen.id, &prod));
         return Ok(Outcome::DryRun(Plan {
             command: "rollback",
             calls: plan_lines(ctx, &calls),
