@@ -114,6 +114,10 @@ impl GitHub {
                 reqwest::header::ACCEPT,
                 "application/vnd.github+json".to_string(),
             )
+            .add_header(
+                reqwest::header::HeaderName::from_static("x-github-api-version"),
+                "2022-11-28".to_string(),
+            )
             .build_with_reqwest(http)?;
         Ok(GitHub {
             octo,
