@@ -101,6 +101,17 @@ fn exists(emu: &Emulator, branch: &str) -> bool {
     emu.with_state(|s| s.branch_by_name(branch).is_some())
 }
 
+/// The id of the pre-promotion (rollback) snapshot a promotion took.
+fn rollback_point(emu: &Emulator) -> String {
+    emu.with_state(|s| {
+        s.snapshots
+            .iter()
+            .find(|s| s.name.contains("pre-promotion"))
+            .map(|s| s.id.clone())
+    })
+    .expect("the rollback point")
+}
+
 fn snapshot_names(emu: &Emulator) -> Vec<String> {
     emu.with_state(|s| s.snapshots.iter().map(|s| s.name.clone()).collect())
 }
@@ -439,14 +450,7 @@ async fn a_failed_restore_names_the_rollback_point_and_a_re_run_finishes_with_it
 
     let run = promote(&emu, SHA).await;
     let error = failed(&run);
-    let rollback = emu
-        .with_state(|s| {
-            s.snapshots
-                .iter()
-                .find(|s| s.name.contains("pre-promotion"))
-                .map(|s| s.id.clone())
-        })
-        .expect("the rollback point was taken");
+    let rollback = rollback_point(&emu);
     assert!(error.contains("emulated failure"), "{error}");
     assert!(error.contains("untouched"), "{error}");
     assert!(error.contains(&rollback), "{error}");
@@ -506,14 +510,7 @@ async fn a_failed_old_branch_delete_keeps_the_promotion_and_a_re_run_cleans_up()
 
     let run = promote(&emu, SHA).await;
     let error = failed(&run);
-    let rollback = emu
-        .with_state(|s| {
-            s.snapshots
-                .iter()
-                .find(|s| s.name.contains("pre-promotion"))
-                .map(|s| s.id.clone())
-        })
-        .expect("the rollback point");
+    let rollback = rollback_point(&emu);
     assert!(error.contains("succeeded"), "{error}");
     assert!(
         error.contains(&format!("-f snapshot_id={rollback}")),
@@ -724,14 +721,7 @@ async fn a_promotion_cancelled_during_the_restore_says_so_and_a_re_run_finishes_
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.status.code(), Some(1), "{log}");
-    let rollback = emu
-        .with_state(|s| {
-            s.snapshots
-                .iter()
-                .find(|s| s.name.contains("pre-promotion"))
-                .map(|s| s.id.clone())
-        })
-        .expect("the rollback point");
+    let rollback = rollback_point(&emu);
     assert!(log.contains("cancelled"), "{log}");
     assert!(
         log.contains(&format!("neon-promote rollback {rollback}")),
