@@ -5,24 +5,18 @@
 
 mod support;
 
-use std::time::Duration;
-
 use jiff::{SignedDuration, Timestamp};
 use neon_emulator::github::GhUser;
 use neon_emulator::{Api, Emulator, Fault, Options, Seed};
 use serde_json::Value;
+use support::lifecycle::{failed, id_of, ok, options};
 use support::{API_KEY, Action, Run};
 
 const SHA: &str = "9f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6";
 const REF: &str = "feature/login";
 
 async fn emulator(seed: Seed) -> Emulator {
-    Emulator::start(Options {
-        seed,
-        op_duration: Duration::from_millis(30),
-        ..Options::default()
-    })
-    .await
+    Emulator::start(Options { seed, ..options() }).await
 }
 
 fn pull_request(action: &str, number: u64) -> Value {
@@ -93,10 +87,6 @@ fn branch(emu: &Emulator, name: &str) -> Option<(String, Option<String>, Option<
     })
 }
 
-fn dev_id(emu: &Emulator) -> String {
-    emu.with_state(|s| s.branch_by_name("dev").expect("dev").id.clone())
-}
-
 /// Neon requests other than operation polls since the log was last cleared.
 fn neon_requests(emu: &Emulator) -> Vec<String> {
     emu.requests_to(Api::Neon)
@@ -104,11 +94,6 @@ fn neon_requests(emu: &Emulator) -> Vec<String> {
         .filter(|r| !(r.method == "GET" && r.path.contains("/operations/")))
         .map(|r| format!("{} {} {}", r.status, r.method, r.path))
         .collect()
-}
-
-fn assert_ok(run: &Run) {
-    assert_eq!(run.status, 0, "run failed:\n{}", run.log());
-    assert!(run.errors().is_empty(), "{}", run.log());
 }
 
 /// About `days` from now, give or take a minute.
@@ -126,7 +111,7 @@ async fn opened_creates_a_preview_branch_under_dev() {
     let emu = emulator(Seed::Demo).await;
     let payload = pull_request("opened", 7);
     let run = run(&emu, payload.clone()).await;
-    assert_ok(&run);
+    ok(&run);
 
     let name = "preview/pr-7-feature/login";
     assert_eq!(run.output("command"), "preview");
@@ -134,7 +119,7 @@ async fn opened_creates_a_preview_branch_under_dev() {
     assert_eq!(run.output("created"), "true");
     let (id, parent, expires_at) = branch(&emu, name).expect("the preview branch exists");
     assert_eq!(run.output("branch_id"), id);
-    assert_eq!(parent, Some(dev_id(&emu)));
+    assert_eq!(parent, Some(id_of(&emu, "dev")));
     assert_expires_in(expires_at, 7);
     assert!(!run.output("expires_at").is_empty());
 
@@ -172,11 +157,11 @@ async fn creating_takes_two_requests_and_reusing_three() {
     let emu = emulator(Seed::Demo).await;
     let a = |payload| Action::new("pull_request", payload).input("comment", "false");
     emu.clear_requests();
-    assert_ok(&run_action(&emu, a(pull_request("opened", 8))).await);
+    ok(&run_action(&emu, a(pull_request("opened", 8))).await);
     let create = neon_requests(&emu);
     assert_eq!(create.len(), 2, "{create:#?}");
     emu.clear_requests();
-    assert_ok(&run_action(&emu, a(pull_request("synchronize", 8))).await);
+    ok(&run_action(&emu, a(pull_request("synchronize", 8))).await);
     let reuse = neon_requests(&emu);
     assert_eq!(reuse.len(), 3, "{reuse:#?}");
 }
@@ -185,7 +170,7 @@ async fn creating_takes_two_requests_and_reusing_three() {
 async fn synchronize_reuses_the_branch_and_refreshes_its_expiry() {
     let emu = emulator(Seed::Demo).await;
     let first = run(&emu, pull_request("opened", 9)).await;
-    assert_ok(&first);
+    ok(&first);
     let name = first.output("branch_name").to_string();
     let (id, _, _) = branch(&emu, &name).unwrap();
     // Close to expiring: the push must push the expiry back out to the full TTL.
@@ -195,7 +180,7 @@ async fn synchronize_reuses_the_branch_and_refreshes_its_expiry() {
 
     let payload = pull_request("synchronize", 9);
     let run = run(&emu, payload.clone()).await;
-    assert_ok(&run);
+    ok(&run);
     assert_eq!(run.output("created"), "false");
     assert_eq!(run.output("branch_id"), id);
     assert_expires_in(branch(&emu, &name).unwrap().2, 7);
@@ -208,12 +193,12 @@ async fn synchronize_reuses_the_branch_and_refreshes_its_expiry() {
 async fn a_reused_branch_without_a_compute_gets_one() {
     let emu = emulator(Seed::Demo).await;
     let first = run(&emu, pull_request("opened", 10)).await;
-    assert_ok(&first);
+    ok(&first);
     let id = first.output("branch_id").to_string();
     emu.with_state(|s| s.endpoints.retain(|e| e.branch_id != id));
 
     let run = run(&emu, pull_request("synchronize", 10)).await;
-    assert_ok(&run);
+    ok(&run);
     assert_eq!(run.output("created"), "false");
     let hosts = emu.with_state(|s| {
         s.endpoints_of(&id)
@@ -231,7 +216,7 @@ async fn a_ttl_of_none_and_another_ssl_mode() {
         .input("preview_ttl", "none")
         .input("ssl", "omit");
     let run = run_action(&emu, action).await;
-    assert_ok(&run);
+    ok(&run);
     assert_eq!(run.output("expires_at"), "");
     assert!(branch(&emu, run.output("branch_name")).unwrap().2.is_none());
     assert!(
@@ -246,12 +231,12 @@ async fn closing_deletes_the_branch_merged_or_not() {
     for (number, merged) in [(12, true), (13, false)] {
         let emu = emulator(Seed::Demo).await;
         let created = run(&emu, pull_request("opened", number)).await;
-        assert_ok(&created);
+        ok(&created);
         let name = created.output("branch_name").to_string();
 
         let payload = closed(number, merged);
         let run = run(&emu, payload.clone()).await;
-        assert_ok(&run);
+        ok(&run);
         assert_eq!(run.output("command"), "cleanup");
         assert_eq!(run.output("branch_name"), name);
         assert!(
@@ -270,7 +255,7 @@ async fn closing_deletes_the_branch_merged_or_not() {
 async fn closing_with_the_branch_already_gone_succeeds() {
     let emu = emulator(Seed::Demo).await;
     let run = run(&emu, closed(14, false)).await;
-    assert_ok(&run);
+    ok(&run);
     assert_eq!(run.output("command"), "cleanup");
     assert!(
         neon_requests(&emu).iter().all(|r| !r.contains("DELETE")),
@@ -282,13 +267,13 @@ async fn closing_with_the_branch_already_gone_succeeds() {
 async fn a_preview_with_children_is_kept() {
     let emu = emulator(Seed::Demo).await;
     let created = run(&emu, pull_request("opened", 15)).await;
-    assert_ok(&created);
+    ok(&created);
     let id = created.output("branch_id").to_string();
     emu.with_state(|s| {
         s.insert_branch("experiment", Some(&id), "", false);
     });
     let run = run(&emu, closed(15, true)).await;
-    assert_ok(&run);
+    ok(&run);
     assert!(branch(&emu, created.output("branch_name")).is_some());
     assert!(
         run.lines()
@@ -302,10 +287,10 @@ async fn a_preview_with_children_is_kept() {
 async fn reopened_after_cleanup_creates_the_branch_again() {
     let emu = emulator(Seed::Demo).await;
     let first = run(&emu, pull_request("opened", 16)).await;
-    assert_ok(&first);
-    assert_ok(&run(&emu, closed(16, false)).await);
+    ok(&first);
+    ok(&run(&emu, closed(16, false)).await);
     let again = run(&emu, pull_request("reopened", 16)).await;
-    assert_ok(&again);
+    ok(&again);
     assert_eq!(again.output("created"), "true");
     assert_eq!(again.output("branch_name"), first.output("branch_name"));
     assert_ne!(again.output("branch_id"), first.output("branch_id"));
@@ -323,8 +308,8 @@ async fn a_pr_with_150_comments_gets_exactly_one_of_ours() {
                 .add_comment(&repo(&payload), 17, GhUser::user("alice"), &body);
         }
     });
-    assert_ok(&run(&emu, payload.clone()).await);
-    assert_ok(&run(&emu, pull_request("synchronize", 17)).await);
+    ok(&run(&emu, payload.clone()).await);
+    ok(&run(&emu, pull_request("synchronize", 17)).await);
     assert_eq!(bot_comments(&emu, &payload).len(), 1);
 }
 
@@ -335,7 +320,7 @@ async fn a_fork_pr_without_secrets_is_skipped_without_calling_neon() {
     payload["pull_request"]["head"]["repo"]["full_name"] = "someone/fork".into();
     let action = Action::new("pull_request", payload).input("api_key", "");
     let run = run_action(&emu, action).await;
-    assert_ok(&run);
+    ok(&run);
     assert_eq!(run.output("command"), "skipped");
     assert!(
         run.lines().any(|l| l.starts_with("::notice")),
@@ -351,7 +336,7 @@ async fn a_locked_project_and_a_rate_limit_on_the_way_are_waited_out() {
     emu.inject(Fault::rate_limited("GET", "/branches", 1, 1));
     emu.inject(Fault::status("POST", "/branches", 423, 2));
     let run = run(&emu, pull_request("opened", 19)).await;
-    assert_ok(&run);
+    ok(&run);
     assert_eq!(run.output("created"), "true");
     let statuses: Vec<u16> = emu
         .requests_to(Api::Neon)
@@ -367,45 +352,31 @@ async fn a_failed_create_operation_fails_the_run_clearly() {
     let emu = emulator(Seed::Demo).await;
     emu.inject(Fault::fail_operation("create_timeline", "failed", 1));
     let run = run(&emu, pull_request("opened", 20)).await;
-    assert_eq!(run.status, 1, "{}", run.log());
-    let errors = run.errors();
-    assert_eq!(errors.len(), 1, "{}", run.log());
+    let error = failed(&run);
     for part in [
         "preview/pr-20-feature/login",
         "emulated failure of create_timeline",
         "production is not affected",
         "re-run",
     ] {
-        assert!(
-            errors[0].contains(part),
-            "{part:?} missing from {}",
-            errors[0]
-        );
+        assert!(error.contains(part), "{part:?} missing from {error}");
     }
     // Deleted, so the re-run starts clean.
     assert!(branch(&emu, "preview/pr-20-feature/login").is_none());
-    assert_ok(
-        &run_action(
-            &emu,
-            Action::new("pull_request", pull_request("opened", 20)),
-        )
-        .await,
-    );
+    ok(&run_action(
+        &emu,
+        Action::new("pull_request", pull_request("opened", 20)),
+    )
+    .await);
 }
 
 #[tokio::test]
 async fn without_a_dev_branch_the_error_says_to_run_setup() {
     let emu = emulator(Seed::Empty).await;
     let run = run(&emu, pull_request("opened", 21)).await;
-    assert_eq!(run.status, 1, "{}", run.log());
-    let errors = run.errors();
-    assert_eq!(errors.len(), 1, "{}", run.log());
-    assert!(errors[0].contains("command: setup"), "{}", errors[0]);
-    assert!(
-        errors[0].contains("production is not affected"),
-        "{}",
-        errors[0]
-    );
+    let error = failed(&run);
+    assert!(error.contains("command: setup"), "{error}");
+    assert!(error.contains("production is not affected"), "{error}");
 }
 
 #[tokio::test]
@@ -414,7 +385,7 @@ async fn any_ref_gives_a_valid_stable_name() {
     let weird = format!("feat/ünïcødé#42 🎉{}", "x".repeat(300));
     let payload = support::pull_request("opened", 22, &weird, SHA);
     let run = run(&emu, payload).await;
-    assert_ok(&run);
+    ok(&run);
     let name = run.output("branch_name").to_string();
     assert!(
         name.starts_with("preview/pr-22-feat/n-c-d-42-xxx"),
@@ -431,7 +402,7 @@ async fn any_ref_gives_a_valid_stable_name() {
 async fn a_protected_preview_keeps_no_expiry() {
     let emu = emulator(Seed::Demo).await;
     let first = run(&emu, pull_request("opened", 23)).await;
-    assert_ok(&first);
+    ok(&first);
     let id = first.output("branch_id").to_string();
     emu.with_state(|s| {
         let b = s.branch_mut(&id).unwrap();
@@ -440,7 +411,7 @@ async fn a_protected_preview_keeps_no_expiry() {
     });
     emu.clear_requests();
     let run = run(&emu, pull_request("synchronize", 23)).await;
-    assert_ok(&run);
+    ok(&run);
     assert_eq!(run.output("expires_at"), "");
     let requests = neon_requests(&emu);
     assert!(
@@ -454,7 +425,7 @@ async fn a_dry_run_reads_but_changes_nothing() {
     let emu = emulator(Seed::Demo).await;
     let action = Action::new("pull_request", pull_request("opened", 24)).input("dry_run", "true");
     let run = run_action(&emu, action).await;
-    assert_ok(&run);
+    ok(&run);
     assert!(emu.requests_to(Api::Neon).iter().all(|r| !r.is_mutation()));
     assert!(branch(&emu, "preview/pr-24-feature/login").is_none());
 }
