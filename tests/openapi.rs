@@ -4,7 +4,12 @@
 //! `npm pack` and checksum-verified (see `support/npm.rs`), never committed.
 //!
 //! The first tests pin down the validator itself on hand-written samples, so a green run of
-//! the emulator test means "conforms", not "the checker checks nothing".
+//! the emulator tests means "conforms", not "the checker checks nothing". The route tests then
+//! walk every route we use, one named part per resource or concern (each part runs on what the
+//! earlier ones left, and its test checks its own exchanges); one test walks all the parts on
+//! one emulator and checks every exchange together, with a success for each operation we call.
+//! Last, the emulator must refuse what the spec forbids, our models must parse what it allows,
+//! and the binary must send only what it allows.
 
 mod support;
 
@@ -219,15 +224,110 @@ struct Exchange {
     retry_after: Option<String>,
 }
 
-/// Plain reqwest against the emulator, remembering every exchange for the final check.
-struct Driver {
+/// The operations neon-promote may call: the route tests below must get a success from each,
+/// so every answer our client parses has been validated. A command that starts using another
+/// route fails `every_request_neon_promote_sends_is_one_the_spec_allows` until it is added
+/// here and driven below.
+const OUR_OPERATIONS: &[&str] = &[
+    "listProjectBranches",
+    "getProjectBranch",
+    "createProjectBranch",
+    "updateProjectBranch",
+    "deleteProjectBranch",
+    "listProjectBranchEndpoints",
+    "createProjectEndpoint",
+    "getConnectionURI",
+    "createSnapshot",
+    "listSnapshots",
+    "updateSnapshot",
+    "deleteSnapshot",
+    "restoreSnapshot",
+    "finalizeRestoreBranch",
+    "getProjectOperation",
+    "listProjectOperations",
+    "getProjectBranchSchemaComparison",
+];
+
+/// An emulator driven by plain reqwest, remembering every exchange for the check, and the ids
+/// each part of the walk below leaves for the later ones.
+///
+/// Operations take an hour of emulated time: the parts move the clock (`finish`), never sleep,
+/// so "running" and 423 are seen deterministically.
+struct World {
+    emu: Emulator,
+    op: Duration,
     http: reqwest::Client,
     base: String,
     project: String,
     log: Vec<Exchange>,
+    /// An expiry twenty days out: far beyond the hours `finish` moves the clock, within the
+    /// 30-day cap.
+    expires: String,
+    /// The default branch as the first read found it.
+    prod: String,
+    /// `preview/pr-1`, a child of `prod` with a compute and an expiry.
+    preview: String,
+    /// `bare`, a child of `prod` created without a compute (one is added).
+    bare: String,
+    /// The snapshots of `prod` named `rollback-1` and `candidate`.
+    rollback: String,
+    candidate: String,
+    /// `dev`, restored from `rollback` without finalizing.
+    dev: String,
+    /// `prod` after `candidate` was restored onto it with finalize (a new id).
+    new_prod: String,
 }
 
-impl Driver {
+impl World {
+    async fn start() -> World {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let op = Duration::from_secs(3600);
+        let emu = Emulator::start(Options {
+            op_duration: op,
+            snapshot_quota: 3,
+            ..Options::default()
+        })
+        .await;
+        let expires = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(20 * 24))
+            .round(jiff::Unit::Second)
+            .unwrap()
+            .to_string();
+        World {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            base: emu.neon_api(),
+            project: emu.project_id(),
+            emu,
+            op,
+            log: Vec::new(),
+            expires,
+            prod: String::new(),
+            preview: String::new(),
+            bare: String::new(),
+            rollback: String::new(),
+            candidate: String::new(),
+            dev: String::new(),
+            new_prod: String::new(),
+        }
+    }
+
+    /// A world that every part before `part` has been through, as the whole walk has it when
+    /// `part` starts.
+    async fn ready_for(part: Part) -> World {
+        let mut w = World::start().await;
+        for earlier in Part::ALL.into_iter().take_while(|p| *p != part) {
+            earlier.run(&mut w).await;
+        }
+        w
+    }
+
+    /// Moves the emulated clock past every running operation.
+    fn finish(&self) {
+        self.emu.with_state(|st| st.advance(self.op * 3));
+    }
+
     async fn call(
         &mut self,
         method: &str,
@@ -309,62 +409,95 @@ fn id(v: &Value) -> String {
         .to_string()
 }
 
-/// The operations neon-promote may call: the driver below must get a success from each, so
-/// every answer our client parses has been validated. A command that starts using another
-/// route fails `every_request_neon_promote_sends_is_one_the_spec_allows` until it is added
-/// here and driven below.
-const OUR_OPERATIONS: &[&str] = &[
-    "listProjectBranches",
-    "getProjectBranch",
-    "createProjectBranch",
-    "updateProjectBranch",
-    "deleteProjectBranch",
-    "listProjectBranchEndpoints",
-    "createProjectEndpoint",
-    "getConnectionURI",
-    "createSnapshot",
-    "listSnapshots",
-    "updateSnapshot",
-    "deleteSnapshot",
-    "restoreSnapshot",
-    "finalizeRestoreBranch",
-    "getProjectOperation",
-    "listProjectOperations",
-    "getProjectBranchSchemaComparison",
-];
+/// The walk through every route neon-promote uses, in order: each part runs on what the
+/// earlier ones left (branches, snapshots, the emulated clock).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Part {
+    ProjectAndBranchReads,
+    EndpointReads,
+    ConnectionUris,
+    RolesAndDatabases,
+    NewBranchAndItsOperation,
+    ConflictAndCompute,
+    BranchUpdates,
+    BranchPagination,
+    Snapshots,
+    Restores,
+    Deletes,
+    ProtectionAndFailedOperation,
+    ErrorAnswers,
+}
 
-/// Drives every route neon-promote uses through success and error answers, then validates
-/// every answer (and every request this test sent) against the spec; all failures are listed
-/// at once.
+impl Part {
+    const ALL: [Part; 13] = [
+        Part::ProjectAndBranchReads,
+        Part::EndpointReads,
+        Part::ConnectionUris,
+        Part::RolesAndDatabases,
+        Part::NewBranchAndItsOperation,
+        Part::ConflictAndCompute,
+        Part::BranchUpdates,
+        Part::BranchPagination,
+        Part::Snapshots,
+        Part::Restores,
+        Part::Deletes,
+        Part::ProtectionAndFailedOperation,
+        Part::ErrorAnswers,
+    ];
+
+    async fn run(self, w: &mut World) {
+        match self {
+            Part::ProjectAndBranchReads => project_and_branch_reads(w).await,
+            Part::EndpointReads => endpoint_reads(w).await,
+            Part::ConnectionUris => connection_uris(w).await,
+            Part::RolesAndDatabases => roles_and_databases(w).await,
+            Part::NewBranchAndItsOperation => new_branch_and_its_operation(w).await,
+            Part::ConflictAndCompute => conflict_and_compute(w).await,
+            Part::BranchUpdates => branch_updates(w).await,
+            Part::BranchPagination => branch_pagination(w).await,
+            Part::Snapshots => snapshots(w).await,
+            Part::Restores => restores(w).await,
+            Part::Deletes => deletes(w).await,
+            Part::ProtectionAndFailedOperation => protection_and_failed_operation(w).await,
+            Part::ErrorAnswers => error_answers(w).await,
+        }
+    }
+
+    /// Runs this part on a world ready for it and validates its own exchanges against the
+    /// spec (those of the earlier parts are their own tests' business).
+    async fn check(self) {
+        let mut w = World::ready_for(self).await;
+        let from = w.log.len();
+        self.run(&mut w).await;
+        report(spec(), &w.log[from..], &[]);
+    }
+}
+
+/// The whole walk on one emulator: every answer on our routes (and every request this test
+/// sent) validated against the spec, with a success seen for each of `OUR_OPERATIONS`; all
+/// failures are listed at once, and the (status, operation) pairs checked are printed.
 #[tokio::test]
 async fn every_emulator_answer_on_our_routes_matches_the_spec() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let s = spec();
-    // Operations take an hour of emulated time: the test moves the clock, never sleeps, so
-    // "running" and 423 are seen deterministically.
-    let op = Duration::from_secs(3600);
-    let emu = Emulator::start(Options {
-        op_duration: op,
-        snapshot_quota: 3,
-        ..Options::default()
-    })
-    .await;
-    let finish = || emu.with_state(|st| st.advance(op * 3));
-    let mut d = Driver {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap(),
-        base: emu.neon_api(),
-        project: emu.project_id(),
-        log: Vec::new(),
-    };
+    let mut w = World::start().await;
+    for part in Part::ALL {
+        part.run(&mut w).await;
+    }
+    assert_the_check_bites(&w);
+    report(spec(), &w.log, OUR_OPERATIONS);
+}
 
-    // Reads: project, branch list pages, search, one branch, endpoints, connection string.
-    d.expect(200, "GET", "", &[], None).await;
-    let list = d.expect(200, "GET", "/branches", &[], None).await;
-    let prod = id(&list["branches"][0]["id"]);
-    d.expect(
+#[tokio::test]
+async fn project_and_branch_reads_match_the_spec() {
+    Part::ProjectAndBranchReads.check().await;
+}
+
+/// The project, the branch list (whole, searched), the count and one branch.
+async fn project_and_branch_reads(w: &mut World) {
+    w.expect(200, "GET", "", &[], None).await;
+    let list = w.expect(200, "GET", "/branches", &[], None).await;
+    w.prod = id(&list["branches"][0]["id"]);
+    let prod = w.prod.clone();
+    w.expect(
         200,
         "GET",
         "/branches",
@@ -372,10 +505,20 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
-    d.expect(200, "GET", "/branches/count", &[], None).await;
-    d.expect(200, "GET", &format!("/branches/{prod}"), &[], None)
+    w.expect(200, "GET", "/branches/count", &[], None).await;
+    w.expect(200, "GET", &format!("/branches/{prod}"), &[], None)
         .await;
-    d.expect(
+}
+
+#[tokio::test]
+async fn endpoint_reads_match_the_spec() {
+    Part::EndpointReads.check().await;
+}
+
+/// The computes of one branch and of the whole project.
+async fn endpoint_reads(w: &mut World) {
+    let prod = w.prod.clone();
+    w.expect(
         200,
         "GET",
         &format!("/branches/{prod}/endpoints"),
@@ -383,7 +526,17 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
-    d.expect(200, "GET", "/endpoints", &[], None).await;
+    w.expect(200, "GET", "/endpoints", &[], None).await;
+}
+
+#[tokio::test]
+async fn connection_uris_match_the_spec() {
+    Part::ConnectionUris.check().await;
+}
+
+/// The connection string, pooled and direct.
+async fn connection_uris(w: &mut World) {
+    let prod = w.prod.clone();
     let cu = |pooled| {
         [
             ("branch_id", prod.clone()),
@@ -395,11 +548,21 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
     for pooled in ["true", "false"] {
         let q = cu(pooled.to_string());
         let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        d.expect(200, "GET", "/connection_uri", &q, None).await;
+        w.expect(200, "GET", "/connection_uri", &q, None).await;
     }
-    d.expect(200, "GET", &format!("/branches/{prod}/roles"), &[], None)
+}
+
+#[tokio::test]
+async fn roles_and_databases_match_the_spec() {
+    Part::RolesAndDatabases.check().await;
+}
+
+/// The roles, one role and its password, the databases and one database.
+async fn roles_and_databases(w: &mut World) {
+    let prod = w.prod.clone();
+    w.expect(200, "GET", &format!("/branches/{prod}/roles"), &[], None)
         .await;
-    d.expect(
+    w.expect(
         200,
         "GET",
         &format!("/branches/{prod}/roles/neondb_owner"),
@@ -408,8 +571,8 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
     )
     .await;
     let reveal = format!("/branches/{prod}/roles/neondb_owner/reveal_password");
-    d.expect(200, "GET", &reveal, &[], None).await;
-    d.expect(
+    w.expect(200, "GET", &reveal, &[], None).await;
+    w.expect(
         200,
         "GET",
         &format!("/branches/{prod}/databases"),
@@ -417,7 +580,7 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
-    d.expect(
+    w.expect(
         200,
         "GET",
         &format!("/branches/{prod}/databases/neondb"),
@@ -425,34 +588,40 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
+}
 
-    // A preview branch with a compute and an expiry: operations start out not finished.
-    // Twenty days: far beyond the hours `finish` moves the clock, within the 30-day cap.
-    let expires = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(20 * 24))
-        .round(jiff::Unit::Second)
-        .unwrap()
-        .to_string();
-    let create = |name: &str| {
-        json!({"branch": {"name": name, "parent_id": prod, "expires_at": expires},
-               "endpoints": [{"type": "read_write"}]})
-    };
-    let created = d
-        .expect(201, "POST", "/branches", &[], Some(create("preview/pr-1")))
-        .await;
-    let preview = id(&created["branch"]["id"]);
+/// The body of a preview branch of `prod` with a compute and an expiry.
+fn create(w: &World, name: &str) -> Value {
+    json!({"branch": {"name": name, "parent_id": w.prod, "expires_at": w.expires},
+           "endpoints": [{"type": "read_write"}]})
+}
+
+#[tokio::test]
+async fn a_new_branch_and_its_operation_match_the_spec() {
+    Part::NewBranchAndItsOperation.check().await;
+}
+
+/// A preview branch with a compute and an expiry: its operation starts out not finished, so
+/// another mutation gets 423; the operation and the operation list (a page, the next page)
+/// while it runs, the branch, and the operation once finished.
+async fn new_branch_and_its_operation(w: &mut World) {
+    let body = create(w, "preview/pr-1");
+    let created = w.expect(201, "POST", "/branches", &[], Some(body)).await;
+    w.preview = id(&created["branch"]["id"]);
+    let preview = w.preview.clone();
     let op_id = id(&created["operations"][0]["id"]);
     // Another mutation while it runs: 423.
-    d.expect(423, "POST", "/branches", &[], Some(create("preview/pr-2")))
+    let body = create(w, "preview/pr-2");
+    w.expect(423, "POST", "/branches", &[], Some(body)).await;
+    w.expect(200, "GET", &format!("/operations/{op_id}"), &[], None)
         .await;
-    d.expect(200, "GET", &format!("/operations/{op_id}"), &[], None)
-        .await;
-    d.expect(200, "GET", "/operations", &[], None).await;
-    let page = d
+    w.expect(200, "GET", "/operations", &[], None).await;
+    let page = w
         .expect(200, "GET", "/operations", &[("limit", "1")], None)
         .await;
     if let Some(cursor) = page["pagination"]["cursor"].as_str() {
         let cursor = cursor.to_string();
-        d.expect(
+        w.expect(
             200,
             "GET",
             "/operations",
@@ -461,29 +630,49 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         )
         .await;
     }
-    d.expect(200, "GET", &format!("/branches/{preview}"), &[], None)
+    w.expect(200, "GET", &format!("/branches/{preview}"), &[], None)
         .await;
-    finish();
-    d.expect(200, "GET", &format!("/operations/{op_id}"), &[], None)
+    w.finish();
+    w.expect(200, "GET", &format!("/operations/{op_id}"), &[], None)
         .await;
-    // The name is taken: 409. A branch with no compute, then one added.
-    d.expect(409, "POST", "/branches", &[], Some(create("preview/pr-1")))
-        .await;
+}
+
+#[tokio::test]
+async fn a_taken_name_and_a_compute_added_later_match_the_spec() {
+    Part::ConflictAndCompute.check().await;
+}
+
+/// The name is taken: 409. A branch with no compute, then one added.
+async fn conflict_and_compute(w: &mut World) {
+    let prod = w.prod.clone();
+    let body = create(w, "preview/pr-1");
+    w.expect(409, "POST", "/branches", &[], Some(body)).await;
     let bare = json!({"branch": {"name": "bare", "parent_id": prod}});
-    let bare = d.expect(201, "POST", "/branches", &[], Some(bare)).await;
-    let bare = id(&bare["branch"]["id"]);
-    finish();
+    let bare = w.expect(201, "POST", "/branches", &[], Some(bare)).await;
+    w.bare = id(&bare["branch"]["id"]);
+    let bare = w.bare.clone();
+    w.finish();
     let ep = json!({"endpoint": {"branch_id": bare, "type": "read_write"}});
-    d.expect(201, "POST", "/endpoints", &[], Some(ep)).await;
-    finish();
-    let patch = json!({"branch": {"name": "bare-renamed", "expires_at": expires}});
-    d.expect(200, "PATCH", &format!("/branches/{bare}"), &[], Some(patch))
+    w.expect(201, "POST", "/endpoints", &[], Some(ep)).await;
+    w.finish();
+}
+
+#[tokio::test]
+async fn branch_updates_and_the_schema_comparison_match_the_spec() {
+    Part::BranchUpdates.check().await;
+}
+
+/// A rename with an expiry, the expiry removed, and a schema comparison with `prod`.
+async fn branch_updates(w: &mut World) {
+    let (prod, preview, bare) = (w.prod.clone(), w.preview.clone(), w.bare.clone());
+    let patch = json!({"branch": {"name": "bare-renamed", "expires_at": w.expires}});
+    w.expect(200, "PATCH", &format!("/branches/{bare}"), &[], Some(patch))
         .await;
     let patch = json!({"branch": {"expires_at": null}});
-    d.expect(200, "PATCH", &format!("/branches/{bare}"), &[], Some(patch))
+    w.expect(200, "PATCH", &format!("/branches/{bare}"), &[], Some(patch))
         .await;
     let cmp = [("base_branch_id", prod.as_str()), ("db_name", "neondb")];
-    d.expect(
+    w.expect(
         200,
         "GET",
         &format!("/branches/{preview}/compare_schema"),
@@ -491,15 +680,22 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
+}
 
-    // Pagination: one branch a page, following `next` to the end.
+#[tokio::test]
+async fn branch_pages_match_the_spec() {
+    Part::BranchPagination.check().await;
+}
+
+/// Pagination: one branch a page, following `next` to the end.
+async fn branch_pagination(w: &mut World) {
     let mut cursor: Option<String> = None;
     for _ in 0..10 {
         let mut q = vec![("limit", "1")];
         if let Some(c) = &cursor {
             q.push(("cursor", c.as_str()));
         }
-        let page = d.expect(200, "GET", "/branches", &q, None).await;
+        let page = w.expect(200, "GET", "/branches", &q, None).await;
         match page["pagination"]["next"].as_str() {
             Some(next) if !page["branches"].as_array().unwrap().is_empty() => {
                 cursor = Some(next.to_string())
@@ -507,10 +703,19 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
             _ => break,
         }
     }
+}
 
-    // Snapshots: query parameters; a non-root branch is refused; the quota stops the fourth.
+#[tokio::test]
+async fn snapshots_match_the_spec() {
+    Part::Snapshots.check().await;
+}
+
+/// Snapshots: query parameters; a non-root branch is refused; the quota stops the fourth;
+/// the list, and a rename.
+async fn snapshots(w: &mut World) {
+    let (prod, preview, expires) = (w.prod.clone(), w.preview.clone(), w.expires.clone());
     let snap_q = [("name", "rollback-1"), ("expires_at", expires.as_str())];
-    let snap = d
+    let snap = w
         .expect(
             200,
             "POST",
@@ -519,9 +724,10 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
             None,
         )
         .await;
-    let rollback = id(&snap["snapshot"]["id"]);
-    finish();
-    let (status, _) = d
+    w.rollback = id(&snap["snapshot"]["id"]);
+    let rollback = w.rollback.clone();
+    w.finish();
+    let (status, _) = w
         .call(
             "POST",
             &format!("/branches/{preview}/snapshot"),
@@ -533,7 +739,7 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         (400..500).contains(&status),
         "snapshot of a child: {status}"
     );
-    let snap = d
+    let snap = w
         .expect(
             200,
             "POST",
@@ -542,9 +748,9 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
             None,
         )
         .await;
-    let candidate = id(&snap["snapshot"]["id"]);
-    finish();
-    d.expect(
+    w.candidate = id(&snap["snapshot"]["id"]);
+    w.finish();
+    w.expect(
         200,
         "POST",
         &format!("/branches/{prod}/snapshot"),
@@ -552,8 +758,8 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
-    finish();
-    let (status, quota) = d
+    w.finish();
+    let (status, quota) = w
         .call(
             "POST",
             &format!("/branches/{prod}/snapshot"),
@@ -562,9 +768,9 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         )
         .await;
     assert!((400..500).contains(&status), "over quota: {status} {quota}");
-    d.expect(200, "GET", "/snapshots", &[], None).await;
+    w.expect(200, "GET", "/snapshots", &[], None).await;
     let rename = json!({"snapshot": {"name": "rollback-renamed"}});
-    d.expect(
+    w.expect(
         200,
         "PATCH",
         &format!("/snapshots/{rollback}"),
@@ -572,10 +778,19 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         Some(rename),
     )
     .await;
+}
 
-    // Restore without finalizing (setup's `dev`), then with finalize onto prod (promote).
+#[tokio::test]
+async fn restores_match_the_spec() {
+    Part::Restores.check().await;
+}
+
+/// Restore without finalizing (setup's `dev`), then with finalize onto prod (promote); a
+/// restore kept for preview and finalized by its own route; a missing snapshot.
+async fn restores(w: &mut World) {
+    let (prod, rollback, candidate) = (w.prod.clone(), w.rollback.clone(), w.candidate.clone());
     let body = json!({"name": "dev"});
-    let dev = d
+    let dev = w
         .expect(
             200,
             "POST",
@@ -584,10 +799,10 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
             Some(body),
         )
         .await;
-    let dev = id(&dev["branch"]["id"]);
-    finish();
+    w.dev = id(&dev["branch"]["id"]);
+    w.finish();
     let body = json!({"target_branch_id": prod, "finalize_restore": true, "name": "production"});
-    let restored = d
+    let restored = w
         .expect(
             200,
             "POST",
@@ -596,12 +811,12 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
             Some(body),
         )
         .await;
-    let new_prod = id(&restored["branch"]["id"]);
-    assert_ne!(new_prod, prod, "finalize gives the target a new id");
-    finish();
+    w.new_prod = id(&restored["branch"]["id"]);
+    assert_ne!(w.new_prod, prod, "finalize gives the target a new id");
+    w.finish();
     // A restore kept for preview, finalized by its own route (neonctl `snapshots finalize`).
     let body = json!({"name": "staged"});
-    let staged = d
+    let staged = w
         .expect(
             200,
             "POST",
@@ -611,8 +826,8 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         )
         .await;
     let staged = id(&staged["branch"]["id"]);
-    finish();
-    let (status, _) = d
+    w.finish();
+    let (status, _) = w
         .call(
             "POST",
             &format!("/branches/{staged}/finalize_restore"),
@@ -621,8 +836,8 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         )
         .await;
     assert!(status < 500, "finalize_restore: {status}");
-    finish();
-    d.expect(
+    w.finish();
+    w.expect(
         404,
         "POST",
         "/snapshots/snap-missing-0000/restore",
@@ -630,14 +845,24 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         Some(json!({})),
     )
     .await;
+}
 
-    // Deletes: a child branch, a missing branch (204), a parent and the default (refused).
-    d.expect(200, "DELETE", &format!("/branches/{preview}"), &[], None)
+#[tokio::test]
+async fn deletes_and_missing_resources_match_the_spec() {
+    Part::Deletes.check().await;
+}
+
+/// Deletes: a child branch, a missing branch (204), a parent and the default (refused); a
+/// snapshot and a missing one; reads of a missing branch and a missing operation.
+async fn deletes(w: &mut World) {
+    let (preview, new_prod) = (w.preview.clone(), w.new_prod.clone());
+    let (dev, rollback) = (w.dev.clone(), w.rollback.clone());
+    w.expect(200, "DELETE", &format!("/branches/{preview}"), &[], None)
         .await;
-    finish();
-    d.expect(204, "DELETE", "/branches/br-missing-00000000", &[], None)
+    w.finish();
+    w.expect(204, "DELETE", "/branches/br-missing-00000000", &[], None)
         .await;
-    let (status, _) = d
+    let (status, _) = w
         .call("DELETE", &format!("/branches/{new_prod}"), &[], None)
         .await;
     assert!(
@@ -645,20 +870,20 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         "delete of the default branch: {status}"
     );
     let child = json!({"branch": {"name": "child-of-dev", "parent_id": dev}});
-    d.expect(201, "POST", "/branches", &[], Some(child)).await;
-    finish();
-    let (status, _) = d
+    w.expect(201, "POST", "/branches", &[], Some(child)).await;
+    w.finish();
+    let (status, _) = w
         .call("DELETE", &format!("/branches/{dev}"), &[], None)
         .await;
     assert!((400..500).contains(&status), "delete of a parent: {status}");
-    d.expect(202, "DELETE", &format!("/snapshots/{rollback}"), &[], None)
+    w.expect(202, "DELETE", &format!("/snapshots/{rollback}"), &[], None)
         .await;
-    finish();
-    d.expect(404, "DELETE", "/snapshots/snap-missing-0000", &[], None)
+    w.finish();
+    w.expect(404, "DELETE", "/snapshots/snap-missing-0000", &[], None)
         .await;
-    d.expect(404, "GET", "/branches/br-missing-00000000", &[], None)
+    w.expect(404, "GET", "/branches/br-missing-00000000", &[], None)
         .await;
-    d.expect(
+    w.expect(
         404,
         "GET",
         "/operations/00000000-0000-0000-0000-000000000000",
@@ -666,10 +891,18 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
+}
 
-    // A protected branch cannot be deleted; a failed operation carries its error.
+#[tokio::test]
+async fn a_protected_branch_and_a_failed_operation_match_the_spec() {
+    Part::ProtectionAndFailedOperation.check().await;
+}
+
+/// A protected branch cannot be deleted; a failed operation carries its error.
+async fn protection_and_failed_operation(w: &mut World) {
+    let (bare, new_prod) = (w.bare.clone(), w.new_prod.clone());
     let protect = json!({"branch": {"protected": true}});
-    d.expect(
+    w.expect(
         200,
         "PATCH",
         &format!("/branches/{bare}"),
@@ -677,23 +910,24 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         Some(protect),
     )
     .await;
-    let (status, _) = d
+    let (status, _) = w
         .call("DELETE", &format!("/branches/{bare}"), &[], None)
         .await;
     assert!(
         (400..500).contains(&status),
         "delete of a protected branch: {status}"
     );
-    emu.inject(Fault::fail_operation("create_branch", "failed", 1));
+    w.emu
+        .inject(Fault::fail_operation("create_branch", "failed", 1));
     let doomed = json!({"branch": {"name": "doomed", "parent_id": new_prod}});
-    let doomed = d.expect(201, "POST", "/branches", &[], Some(doomed)).await;
+    let doomed = w.expect(201, "POST", "/branches", &[], Some(doomed)).await;
     let doomed_op = id(&doomed["operations"][0]["id"]);
-    finish();
-    let failed = d
+    w.finish();
+    let failed = w
         .expect(200, "GET", &format!("/operations/{doomed_op}"), &[], None)
         .await;
     assert_eq!(failed["operation"]["status"], "failed", "{failed}");
-    d.expect(
+    w.expect(
         200,
         "GET",
         &format!("/branches/{}", id(&doomed["branch"]["id"])),
@@ -701,13 +935,22 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
-    d.expect(200, "GET", "/operations", &[], None).await;
+    w.expect(200, "GET", "/operations", &[], None).await;
+}
 
-    // Injected faults answer with the API's error shape; 429 carries Retry-After.
-    emu.inject(Fault::rate_limited("GET", "/branches", 2, 1));
-    d.expect(429, "GET", "/branches", &[], None).await;
-    emu.inject(Fault::status("POST", "/snapshot", 503, 1));
-    d.expect(
+#[tokio::test]
+async fn injected_faults_and_a_missing_key_answer_with_the_error_shape() {
+    Part::ErrorAnswers.check().await;
+}
+
+/// Injected faults answer with the API's error shape; 429 carries Retry-After. Without a
+/// key: 401, same shape.
+async fn error_answers(w: &mut World) {
+    let (new_prod, candidate) = (w.new_prod.clone(), w.candidate.clone());
+    w.emu.inject(Fault::rate_limited("GET", "/branches", 2, 1));
+    w.expect(429, "GET", "/branches", &[], None).await;
+    w.emu.inject(Fault::status("POST", "/snapshot", 503, 1));
+    w.expect(
         503,
         "POST",
         &format!("/branches/{new_prod}/snapshot"),
@@ -715,8 +958,8 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
-    emu.inject(Fault::status("POST", "/restore", 423, 1));
-    d.expect(
+    w.emu.inject(Fault::status("POST", "/restore", 423, 1));
+    w.expect(
         423,
         "POST",
         &format!("/snapshots/{candidate}/restore"),
@@ -724,19 +967,19 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         Some(json!({})),
     )
     .await;
-    emu.inject(Fault::status("GET", "/operations", 500, 1));
-    d.expect(500, "GET", "/operations", &[], None).await;
-    let limited = d.log.iter().find(|e| e.status == 429).unwrap();
+    w.emu.inject(Fault::status("GET", "/operations", 500, 1));
+    w.expect(500, "GET", "/operations", &[], None).await;
+    let limited = w.log.iter().find(|e| e.status == 429).unwrap();
     assert_eq!(limited.retry_after.as_deref(), Some("2"));
 
     // Without a key: 401, same shape.
-    let url = format!("{}/projects/{}/branches", d.base, d.project);
-    let resp = d.http.get(&url).send().await.unwrap();
+    let url = format!("{}/projects/{}/branches", w.base, w.project);
+    let resp = w.http.get(&url).send().await.unwrap();
     let status = resp.status().as_u16();
     let answer: Value = resp.json().await.unwrap();
-    d.log.push(Exchange {
+    w.log.push(Exchange {
         method: "GET".into(),
-        path: format!("/projects/{}/branches", d.project),
+        path: format!("/projects/{}/branches", w.project),
         query: String::new(),
         body: None,
         status,
@@ -744,9 +987,20 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         retry_after: None,
     });
     assert_eq!(status, 401);
+}
 
-    // The check must bite on these very answers: drop a required field from one.
-    let mut broken = d
+/// The check must bite on the emulator's own answers, not only on hand-written samples.
+#[tokio::test]
+async fn the_check_bites_on_the_emulator_s_answers() {
+    let mut w = World::ready_for(Part::NewBranchAndItsOperation).await;
+    Part::NewBranchAndItsOperation.run(&mut w).await;
+    assert_the_check_bites(&w);
+}
+
+/// Drops a required field from the first created branch the walk got: the check must fail.
+fn assert_the_check_bites(w: &World) {
+    let s = spec();
+    let mut broken = w
         .log
         .iter()
         .find(|e| e.status == 201)
@@ -755,18 +1009,17 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         .clone()
         .unwrap();
     broken["branch"].as_object_mut().unwrap().remove("id");
-    let path = format!("/projects/{}/branches", d.project);
+    let path = format!("/projects/{}/branches", w.project);
     assert!(
         !s.check_response("POST", &path, 201, Some(&broken))
             .is_empty()
     );
-
-    report(s, &d.log);
 }
 
 /// Validates every exchange; prints the undeclared fields as notes and fails on any schema
-/// violation, with all of them listed.
-fn report(s: &spec::Spec, log: &[Exchange]) {
+/// violation, with all of them listed, and on any of `must_succeed` without a validated
+/// success among the exchanges.
+fn report(s: &spec::Spec, log: &[Exchange], must_succeed: &[&str]) {
     let mut failures = Vec::new();
     let mut notes = std::collections::BTreeSet::new();
     let mut routes = std::collections::BTreeSet::new();
@@ -789,7 +1042,7 @@ fn report(s: &spec::Spec, log: &[Exchange]) {
             }
         }
     }
-    let missing: Vec<&&str> = OUR_OPERATIONS
+    let missing: Vec<&&str> = must_succeed
         .iter()
         .filter(|op| {
             !routes
@@ -823,11 +1076,14 @@ fn report(s: &spec::Spec, log: &[Exchange]) {
     );
 }
 
+/// One request the spec forbids: method, path below the project, query, body.
+type Forbidden = (&'static str, String, &'static str, Option<Value>);
+
 /// The real API validates requests against its spec and answers 400; the emulator must refuse
-/// the same requests, or a client bug that Neon would reject passes the tests. Each case is
-/// first confirmed invalid by the validator, then sent.
-#[tokio::test]
-async fn the_emulator_refuses_requests_the_spec_forbids() {
+/// the same requests, or a client bug that Neon would reject passes the tests. Each case, made
+/// by `cases` from the id of a child of the default branch, is first confirmed invalid by the
+/// validator, then sent; every one the emulator accepts is listed.
+async fn assert_refused(cases: impl FnOnce(&str) -> Vec<Forbidden>) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let s = spec();
     let emu = Emulator::start(Options::default()).await;
@@ -844,90 +1100,9 @@ async fn the_emulator_refuses_requests_the_spec_forbids() {
         .unwrap()
         .branch
         .id;
-    let long = "x".repeat(257);
-    let cases: Vec<(&str, String, &str, Option<Value>)> = vec![
-        (
-            "POST",
-            "/branches".into(),
-            "",
-            Some(json!({"branch": {"name": ""}})),
-        ),
-        (
-            "POST",
-            "/branches".into(),
-            "",
-            Some(json!({"branch": {"name": long}})),
-        ),
-        (
-            "POST",
-            "/branches".into(),
-            "",
-            Some(json!({"endpoints": [{"type": "bogus"}]})),
-        ),
-        (
-            "POST",
-            "/branches".into(),
-            "",
-            Some(json!({"branch": {"name": "t", "expires_at": "tomorrow"}})),
-        ),
-        (
-            "POST",
-            "/branches".into(),
-            "",
-            Some(json!({"branch": {"name": "t", "protected": "yes"}})),
-        ),
-        (
-            "POST",
-            "/branches".into(),
-            "",
-            Some(json!({"branch": {"name": "t"}, "annotation_value": {"a": 1}})),
-        ),
-        ("GET", "/branches".into(), "limit=0", None),
-        ("GET", "/branches".into(), "limit=10001", None),
-        ("GET", "/branches".into(), "sort_order=sideways", None),
-        ("GET", "/branches".into(), "sort_by=size", None),
-        ("GET", "/operations".into(), "limit=1001", None),
-        (
-            "GET",
-            "/connection_uri".into(),
-            "database_name=neondb",
-            None,
-        ),
-        (
-            "GET",
-            "/connection_uri".into(),
-            "database_name=neondb&role_name=neondb_owner&pooled=maybe",
-            None,
-        ),
-        (
-            "PATCH",
-            format!("/branches/{child}"),
-            "",
-            Some(json!({"branch": {"name": ""}})),
-        ),
-        (
-            "PATCH",
-            format!("/branches/{child}"),
-            "",
-            Some(json!({"branch": {"expires_at": "2030-13-01"}})),
-        ),
-        ("PATCH", format!("/branches/{child}"), "", Some(json!({}))),
-        (
-            "POST",
-            "/snapshots/snap-x/restore".into(),
-            "",
-            Some(json!({"finalize_restore": "yes"})),
-        ),
-        (
-            "POST",
-            "/endpoints".into(),
-            "",
-            Some(json!({"endpoint": {"branch_id": child, "type": "bogus"}})),
-        ),
-    ];
     let http = reqwest::Client::new();
     let mut accepted = Vec::new();
-    for (method, rel, query, body) in cases {
+    for (method, rel, query, body) in cases(&child) {
         let path = format!("/projects/{project}{rel}");
         assert!(
             !s.check_request(method, &path, query, body.as_ref())
@@ -952,6 +1127,130 @@ async fn the_emulator_refuses_requests_the_spec_forbids() {
         "the emulator accepts requests the spec forbids:\n{}",
         accepted.join("\n")
     );
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_branch_creations_the_spec_forbids() {
+    let long = "x".repeat(257);
+    assert_refused(|_| {
+        vec![
+            (
+                "POST",
+                "/branches".into(),
+                "",
+                Some(json!({"branch": {"name": ""}})),
+            ),
+            (
+                "POST",
+                "/branches".into(),
+                "",
+                Some(json!({"branch": {"name": long}})),
+            ),
+            (
+                "POST",
+                "/branches".into(),
+                "",
+                Some(json!({"endpoints": [{"type": "bogus"}]})),
+            ),
+            (
+                "POST",
+                "/branches".into(),
+                "",
+                Some(json!({"branch": {"name": "t", "expires_at": "tomorrow"}})),
+            ),
+            (
+                "POST",
+                "/branches".into(),
+                "",
+                Some(json!({"branch": {"name": "t", "protected": "yes"}})),
+            ),
+            (
+                "POST",
+                "/branches".into(),
+                "",
+                Some(json!({"branch": {"name": "t"}, "annotation_value": {"a": 1}})),
+            ),
+        ]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_list_queries_the_spec_forbids() {
+    assert_refused(|_| {
+        vec![
+            ("GET", "/branches".into(), "limit=0", None),
+            ("GET", "/branches".into(), "limit=10001", None),
+            ("GET", "/branches".into(), "sort_order=sideways", None),
+            ("GET", "/branches".into(), "sort_by=size", None),
+            ("GET", "/operations".into(), "limit=1001", None),
+        ]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_connection_uri_queries_the_spec_forbids() {
+    assert_refused(|_| {
+        vec![
+            (
+                "GET",
+                "/connection_uri".into(),
+                "database_name=neondb",
+                None,
+            ),
+            (
+                "GET",
+                "/connection_uri".into(),
+                "database_name=neondb&role_name=neondb_owner&pooled=maybe",
+                None,
+            ),
+        ]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_branch_updates_the_spec_forbids() {
+    assert_refused(|child| {
+        vec![
+            (
+                "PATCH",
+                format!("/branches/{child}"),
+                "",
+                Some(json!({"branch": {"name": ""}})),
+            ),
+            (
+                "PATCH",
+                format!("/branches/{child}"),
+                "",
+                Some(json!({"branch": {"expires_at": "2030-13-01"}})),
+            ),
+            ("PATCH", format!("/branches/{child}"), "", Some(json!({}))),
+        ]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_restores_and_computes_the_spec_forbids() {
+    assert_refused(|child| {
+        vec![
+            (
+                "POST",
+                "/snapshots/snap-x/restore".into(),
+                "",
+                Some(json!({"finalize_restore": "yes"})),
+            ),
+            (
+                "POST",
+                "/endpoints".into(),
+                "",
+                Some(json!({"endpoint": {"branch_id": child, "type": "bogus"}})),
+            ),
+        ]
+    })
+    .await;
 }
 
 /// Our typed models must parse every answer the spec allows: the smallest (required fields
@@ -1048,7 +1347,7 @@ fn our_models_parse_every_answer_the_spec_allows() {
 /// The built binary, through the whole lifecycle (preview, promote, rollback, refresh-dev,
 /// setup, sweep, cleanup) against the emulator: every Neon request it sends must be one the
 /// spec allows (query parameters, bodies, no deprecated parameters), on a route whose answers
-/// the driver above validates. Whether each run succeeds is the end-to-end tests' business;
+/// the route tests above validate. Whether each run succeeds is the end-to-end tests' business;
 /// this one only looks at what went over the wire.
 #[tokio::test]
 async fn every_request_neon_promote_sends_is_one_the_spec_allows() {
