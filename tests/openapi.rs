@@ -1353,6 +1353,7 @@ fn our_models_parse_every_answer_the_spec_allows() {
 async fn every_request_neon_promote_sends_is_one_the_spec_allows() {
     use neon_emulator::{Api, Seed};
     use support::Action;
+    use support::lifecycle::{SHA, dispatch, push, repo};
 
     let s = spec();
     let emu = Emulator::start(Options {
@@ -1361,19 +1362,8 @@ async fn every_request_neon_promote_sends_is_one_the_spec_allows() {
         ..Options::default()
     })
     .await;
-    let sha = "ab12cd34ef567890ab12cd34ef567890ab12cd34";
-    let opened = support::pull_request("opened", 7, "feature/fidelity", sha);
-    let push = support::push("main", "main", sha);
-    let repo = push["repository"]["full_name"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let dispatch = |inputs: Value| {
-        let mut p = support::webhook("workflow_dispatch", None);
-        p["repository"] = push["repository"].clone();
-        p["inputs"] = inputs;
-        p
-    };
+    let opened = support::pull_request("opened", 7, "feature/fidelity", SHA);
+    let repo = repo();
     let mut logs = Vec::new();
     let mut run = async |action: Action| {
         let run = action.input("comment", "false").run(&emu).await;
@@ -1384,16 +1374,14 @@ async fn every_request_neon_promote_sends_is_one_the_spec_allows() {
     emu.with_state(|st| {
         st.github
             .add_pull(&repo, 8, "feature/merged", "0123456789abcdef");
-        st.github.merge_pull(&repo, 8, sha);
+        st.github.merge_pull(&repo, 8, SHA);
     });
-    let promoted = run(Action::new("push", push.clone())).await;
+    let promoted = run(Action::new("push", push(SHA))).await;
     if let Some(id) = promoted.outputs.get("rollback_snapshot_id") {
-        let inputs = json!({"snapshot_id": id});
-        run(Action::new("workflow_dispatch", dispatch(inputs)).input("snapshot_id", id)).await;
+        run(Action::new("workflow_dispatch", dispatch(id)).input("snapshot_id", id)).await;
     }
     for command in ["refresh-dev", "setup", "sweep"] {
-        let inputs = json!({"snapshot_id": ""});
-        run(Action::new("workflow_dispatch", dispatch(inputs)).input("command", command)).await;
+        run(Action::new("workflow_dispatch", dispatch("")).input("command", command)).await;
     }
     let mut closed = opened.clone();
     closed["action"] = "closed".into();
