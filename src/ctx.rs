@@ -1,17 +1,24 @@
-//! The small world a command runs in: settings, the two API clients, the runner's I/O, and the
-//! record of timed steps. Commands are plain `async fn(&Ctx, …) -> Result<Outcome>`, so tests
-//! can swap any part of the world.
+//! The small world a command runs in: settings, the two API clients, the runner's I/O, the
+//! clock, and the record of timed steps and planned calls. Commands are plain
+//! `async fn(&Ctx, …) -> Result<Done>`, so tests (and the simulation) can swap any part of the
+//! world.
+//!
+//! Every mutating Neon call goes through [`Ctx::apply`]: a real run performs it as one timed
+//! step, a dry run records it in the plan instead. The plan and the run therefore come from the
+//! same step definitions and cannot drift.
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
+use crate::commands::plan::{Call, Sent};
 use crate::config::Config;
-use crate::event::GithubContext;
+use crate::event::GitHubContext;
 use crate::github::GitHub;
-use crate::neon::NeonClient;
+use crate::neon::{NeonClient, WithOps};
 use crate::runner::Runner;
 
 /// One timed step, for the log and the job summary.
@@ -27,23 +34,28 @@ pub struct StepRecord {
 #[error("cancelled during: {0}")]
 pub struct Cancelled(pub String);
 
+/// Wall-clock time as the run sees it: the system clock, or a simulated one.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
 pub struct Ctx {
     pub config: Config,
-    /// `None` outside GitHub Actions.
-    pub github_ctx: Option<GithubContext>,
+    /// The run's GitHub context (event, repository, workflow); `None` outside GitHub Actions.
+    pub github_run: Option<GitHubContext>,
     pub neon: NeonClient,
     /// `None` when there is no token or no repository to comment on.
     pub github: Option<GitHub>,
     pub runner: Runner,
     pub cancel: CancellationToken,
+    clock: Clock,
     steps: Mutex<Vec<StepRecord>>,
     warnings: Mutex<Vec<String>>,
+    planned: Mutex<Vec<String>>,
 }
 
 impl Ctx {
     pub fn new(
         config: Config,
-        github_ctx: Option<GithubContext>,
+        github_run: Option<GitHubContext>,
         neon: NeonClient,
         github: Option<GitHub>,
         runner: Runner,
@@ -51,19 +63,32 @@ impl Ctx {
     ) -> Self {
         Self {
             config,
-            github_ctx,
+            github_run,
             neon,
             github,
             runner,
             cancel,
+            clock: Arc::new(Timestamp::now),
             steps: Mutex::default(),
             warnings: Mutex::default(),
+            planned: Mutex::default(),
         }
+    }
+
+    /// The same context with another clock (the simulation's virtual time).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the run's clock: snapshot names and expiry times are counted from here.
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
     }
 
     /// Runs one named step: refuses to start once the run is cancelled, abandons the wait when
     /// a cancel arrives mid-step, logs one line with the duration, and records it for the
-    /// summary. Every Neon operation a command performs goes through here.
+    /// summary. Every Neon call a command makes goes through here.
     pub async fn step<T, E>(
         &self,
         label: impl Into<String>,
@@ -78,8 +103,9 @@ impl Ctx {
         }
         let start = Instant::now();
         let result = tokio::select! {
-            r = fut => r.map_err(Into::into),
+            biased;
             () = self.cancel.cancelled() => Err(Cancelled(label.clone()).into()),
+            r = fut => r.map_err(Into::into),
         };
         let duration = start.elapsed();
         let ok = result.is_ok();
@@ -90,6 +116,43 @@ impl Ctx {
             ok,
         });
         result
+    }
+
+    /// Performs a mutating call as one step and waits for the operations it started; in a dry
+    /// run, records it in the plan and returns `None` (the caller goes on with a placeholder).
+    pub async fn apply(&self, label: impl Into<String>, call: Call) -> anyhow::Result<Option<Sent>> {
+        if self.record(&call) {
+            return Ok(None);
+        }
+        self.step(label, async {
+            let sent = call.send(&self.neon).await?;
+            self.neon.wait(&sent.operations).await?;
+            Ok::<_, anyhow::Error>(sent.value)
+        })
+        .await
+        .map(Some)
+    }
+
+    /// [`Ctx::apply`] without the wait: the caller waits for the operations itself (a preview
+    /// reads its connection string meanwhile).
+    pub async fn apply_started(
+        &self,
+        label: impl Into<String>,
+        call: Call,
+    ) -> anyhow::Result<Option<WithOps<Sent>>> {
+        if self.record(&call) {
+            return Ok(None);
+        }
+        self.step(label, call.send(&self.neon)).await.map(Some)
+    }
+
+    /// In a dry run, adds the call to the plan and says so.
+    fn record(&self, call: &Call) -> bool {
+        if self.dry_run() {
+            let line = call.render(self.neon.project_id());
+            self.planned.lock().expect("plan lock").push(line);
+        }
+        self.dry_run()
     }
 
     /// A warning for the log (now) and the summary (later).
@@ -107,7 +170,12 @@ impl Ctx {
         self.warnings.lock().expect("warnings lock").clone()
     }
 
-    /// The `dry_run` input: commands stop after their reads and return the plan.
+    /// The calls a dry run would have made, in order.
+    pub fn planned(&self) -> Vec<String> {
+        self.planned.lock().expect("plan lock").clone()
+    }
+
+    /// The `dry_run` input: every read is made, every mutation only recorded.
     pub fn dry_run(&self) -> bool {
         self.config.dry_run
     }

@@ -1,6 +1,7 @@
 //! neon-promote: Neon's snapshot-based preview, promotion and rollback workflow, as a GitHub
 //! Action and a CLI. `main.rs` reads top-down: config → context → dispatch → report → exit code.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -15,3 +16,5 @@ pub mod poll;
 pub mod render;
 pub mod retry;
 pub mod runner;
+pub mod schema;
+pub mod secret;

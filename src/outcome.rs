@@ -1,5 +1,8 @@
-//! What a command did, as data. Commands return an `Outcome`; `main` turns it into outputs, the
-//! job summary and the PR comment (`crate::render`). Nothing here prints.
+//! What a command did, as data. Commands return an `Outcome` (or a `Failure`); `app` turns it
+//! into outputs, the job summary and the PR comment (`crate::render`). Nothing here prints.
+
+use crate::config::CommandName;
+use crate::schema::SchemaDiff;
 
 /// A branch as reports name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,7 +12,7 @@ pub struct BranchRef {
 }
 
 /// A snapshot as reports name it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SnapshotRef {
     pub id: String,
     pub name: String,
@@ -39,17 +42,62 @@ pub enum OldBranch {
     },
 }
 
+/// How to reach a branch. The password and both URLs were masked when this was made.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub password: String,
+    pub host: String,
+    pub pooler_host: String,
+    pub url: String,
+    pub pooled_url: String,
+}
+
+// By hand, so the password never reaches a log.
+impl std::fmt::Debug for ConnectionInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionInfo")
+            .field("host", &self.host)
+            .field("pooler_host", &self.pooler_host)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectionInfo {
+    fn outputs(&self) -> [(&'static str, String); 5] {
+        [
+            ("db_url", self.url.clone()),
+            ("db_url_pooled", self.pooled_url.clone()),
+            ("db_host", self.host.clone()),
+            ("db_host_pooled", self.pooler_host.clone()),
+            ("password", self.password.clone()),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preview {
     pub pr: Option<PullRef>,
     pub branch: BranchRef,
     pub created: bool,
     pub expires_at: Option<String>,
-    pub db_url: String,
-    pub db_url_pooled: String,
-    pub db_host: String,
-    pub db_host_pooled: String,
-    pub password: String,
+    /// `None` only in a dry run.
+    pub connection: Option<ConnectionInfo>,
+}
+
+/// `connect`: the connection strings of a branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connect {
+    pub branch: BranchRef,
+    pub connection: ConnectionInfo,
+}
+
+/// `checkpoint`: a named rollback point of production.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub snapshot: SnapshotRef,
+    pub prod: BranchRef,
+    pub expires_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,13 +125,39 @@ pub struct Promotion {
     pub prod: BranchRef,
     /// prod's id before the restore, now `<prod> (old)`.
     pub previous_prod_id: String,
-    pub rollback_snapshot: SnapshotRef,
+    /// `None` only for a re-run that cannot find it any more.
+    pub rollback_snapshot: Option<SnapshotRef>,
+    /// Becomes dev's baseline once the promotion is verified.
     pub candidate_snapshot: SnapshotRef,
-    pub old_branch: OldBranch,
-    /// The candidate snapshot was deleted after verification.
-    pub candidate_deleted: bool,
-    /// This sha had already been promoted: nothing was done.
+    /// This sha had already been promoted: nothing was promoted again.
     pub already_promoted: bool,
+    /// What the promotion changes in production's schema (prod → dev).
+    pub schema: Option<SchemaDiff>,
+    /// Whether production was written since dev's baseline.
+    pub prod_changed: Option<ProdChange>,
+}
+
+/// The prod-divergence guard's finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProdChange {
+    /// Written since the baseline, replaced since, or not known (treated as changed).
+    pub changed: bool,
+    pub baseline: Option<SnapshotRef>,
+    pub baseline_taken: Option<jiff::Timestamp>,
+    /// WAL production took since the baseline, when both LSNs are known.
+    pub wal_bytes: Option<u64>,
+    /// In words, for the warning, the comment and the summary.
+    pub why: String,
+}
+
+/// `diff`: a preview branch's schema compared with dev's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    pub pr: Option<PullRef>,
+    pub branch: BranchRef,
+    pub dev: BranchRef,
+    pub expires_at: Option<String>,
+    pub schema: SchemaDiff,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,10 +165,9 @@ pub struct Rollback {
     pub pr: Option<PullRef>,
     pub restored_snapshot: SnapshotRef,
     /// Taken of prod just before the rollback, so the rollback can be undone.
-    pub rollback_snapshot: SnapshotRef,
+    pub rollback_snapshot: Option<SnapshotRef>,
     pub prod: BranchRef,
     pub previous_prod_id: String,
-    pub old_branch: OldBranch,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +175,6 @@ pub struct RefreshDev {
     pub prod_snapshot: SnapshotRef,
     pub dev: BranchRef,
     pub previous_dev_id: String,
-    pub old_branch: OldBranch,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,8 +199,46 @@ pub struct Sweep {
 /// A dry run: every call that would have been made, in order, after every read was done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    pub command: &'static str,
+    pub command: CommandName,
     pub calls: Vec<String>,
+}
+
+/// What the clean-up after a verified restore did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tidied {
+    pub old_branch: Option<OldBranch>,
+    /// The snapshot that is now dev's baseline.
+    pub baseline: Option<SnapshotRef>,
+    pub deleted_snapshots: Vec<SnapshotRef>,
+    /// Pieces that failed (each also a warning); a re-run or the next sweep finishes them.
+    pub failed: Vec<String>,
+}
+
+/// A failed command: its one-line message (what failed, the state production is in, the next
+/// step) and the rollback point the run took, when it still exists.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub message: String,
+    pub rollback_snapshot: Option<SnapshotRef>,
+}
+
+impl Failure {
+    pub fn from_message(message: String) -> Self {
+        Self {
+            message,
+            rollback_snapshot: None,
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<Failure>() {
+            Ok(f) => f,
+            Err(e) => Self::from_message(format!("{e:#}")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,23 +254,30 @@ pub enum Outcome {
     RefreshDev(RefreshDev),
     Setup(Setup),
     Sweep(Sweep),
+    Connect(Connect),
+    Checkpoint(Checkpoint),
+    Diff(Diff),
     DryRun(Plan),
 }
 
 impl Outcome {
     /// The `command` output: what actually ran.
     pub fn command(&self) -> &'static str {
-        match self {
-            Self::Skipped { .. } => "skipped",
-            Self::Preview(_) => "preview",
-            Self::Cleanup(_) => "cleanup",
-            Self::Promote(_) => "promote",
-            Self::Rollback(_) => "rollback",
-            Self::RefreshDev(_) => "refresh-dev",
-            Self::Setup(_) => "setup",
-            Self::Sweep(_) => "sweep",
+        let name = match self {
+            Self::Skipped { .. } => return "skipped",
+            Self::Preview(_) => CommandName::Preview,
+            Self::Cleanup(_) => CommandName::Cleanup,
+            Self::Promote(_) => CommandName::Promote,
+            Self::Rollback(_) => CommandName::Rollback,
+            Self::RefreshDev(_) => CommandName::RefreshDev,
+            Self::Setup(_) => CommandName::Setup,
+            Self::Sweep(_) => CommandName::Sweep,
+            Self::Connect(_) => CommandName::Connect,
+            Self::Checkpoint(_) => CommandName::Checkpoint,
+            Self::Diff(_) => CommandName::Diff,
             Self::DryRun(plan) => plan.command,
-        }
+        };
+        name.as_str()
     }
 
     /// Step outputs (SPEC §2), in a stable order. Secrets among them are masked by the command
@@ -168,33 +285,43 @@ impl Outcome {
     pub fn outputs(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![("command", self.command().to_string())];
         match self {
-            Self::Preview(p) => out.extend([
-                ("branch_id", p.branch.id.clone()),
-                ("branch_name", p.branch.name.clone()),
-                ("created", p.created.to_string()),
-                ("expires_at", p.expires_at.clone().unwrap_or_default()),
-                ("db_url", p.db_url.clone()),
-                ("db_url_pooled", p.db_url_pooled.clone()),
-                ("db_host", p.db_host.clone()),
-                ("db_host_pooled", p.db_host_pooled.clone()),
-                ("password", p.password.clone()),
-            ]),
+            Self::Preview(p) => {
+                out.extend([
+                    ("branch_id", p.branch.id.clone()),
+                    ("branch_name", p.branch.name.clone()),
+                    ("created", p.created.to_string()),
+                    ("expires_at", p.expires_at.clone().unwrap_or_default()),
+                ]);
+                out.extend(p.connection.iter().flat_map(ConnectionInfo::outputs));
+            }
+            Self::Connect(c) => {
+                out.extend([
+                    ("branch_id", c.branch.id.clone()),
+                    ("branch_name", c.branch.name.clone()),
+                ]);
+                out.extend(c.connection.outputs());
+            }
+            Self::Checkpoint(c) => out.push(("snapshot_id", c.snapshot.id.clone())),
+            Self::Diff(d) => out.extend(schema_outputs(&d.schema)),
             Self::Cleanup(c) => {
                 out.push(("branch_name", c.branch_name.clone()));
                 if let Some(id) = &c.branch_id {
                     out.push(("branch_id", id.clone()));
                 }
             }
-            Self::Promote(p) => out.extend([
-                ("rollback_snapshot_id", p.rollback_snapshot.id.clone()),
-                ("candidate_snapshot_id", p.candidate_snapshot.id.clone()),
-                ("prod_branch_id", p.prod.id.clone()),
-            ]),
-            Self::Rollback(r) => out.extend([
-                ("restored_snapshot_id", r.restored_snapshot.id.clone()),
-                ("rollback_snapshot_id", r.rollback_snapshot.id.clone()),
-                ("prod_branch_id", r.prod.id.clone()),
-            ]),
+            Self::Promote(p) => {
+                out.extend(p.rollback_snapshot.iter().map(|r| ("rollback_snapshot_id", r.id.clone())));
+                out.extend([
+                    ("candidate_snapshot_id", p.candidate_snapshot.id.clone()),
+                    ("prod_branch_id", p.prod.id.clone()),
+                ]);
+                out.extend(p.schema.iter().flat_map(schema_outputs));
+            }
+            Self::Rollback(r) => {
+                out.push(("restored_snapshot_id", r.restored_snapshot.id.clone()));
+                out.extend(r.rollback_snapshot.iter().map(|s| ("rollback_snapshot_id", s.id.clone())));
+                out.push(("prod_branch_id", r.prod.id.clone()));
+            }
             Self::RefreshDev(r) => out.push(("dev_branch_id", r.dev.id.clone())),
             Self::Setup(s) => out.extend([
                 ("dev_branch_id", s.dev.id.clone()),
@@ -212,7 +339,16 @@ impl Outcome {
             Self::Cleanup(c) => c.pr.as_ref(),
             Self::Promote(p) => p.pr.as_ref(),
             Self::Rollback(r) => r.pr.as_ref(),
+            Self::Diff(d) => d.pr.as_ref(),
             _ => None,
         }
     }
+}
+
+/// `schema_changed` and `destructive_changes`.
+fn schema_outputs(diff: &SchemaDiff) -> [(&'static str, String); 2] {
+    [
+        ("schema_changed", diff.changed().to_string()),
+        ("destructive_changes", diff.destructive().len().to_string()),
+    ]
 }

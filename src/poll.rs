@@ -150,7 +150,7 @@ mod tests {
         let ops = [
             op("a", "finished"),
             op("b", "skipped"),
-            op("c", "cancelled"),
+            op("c", "skipped"),
         ];
         wait_for(&neon, &ops, Duration::from_secs(5)).await.unwrap();
         mock.assert_async().await;

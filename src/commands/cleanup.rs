@@ -3,23 +3,15 @@
 //! children is kept. Only a branch of exactly the derived name that is neither a root nor the
 //! configured prod or dev branch is ever deleted.
 
-use anyhow::anyhow;
-
+use super::plan::Call;
+use super::{Done, PROD_UNTOUCHED, failure, pull_ref};
 use crate::ctx::Ctx;
 use crate::event::PullRequestInfo;
-use crate::naming;
-use crate::neon::{Branch, NeonError};
-use crate::outcome::{Cleanup, CleanupResult, Outcome, Plan};
+use crate::neon::Branch;
+use crate::outcome::{Cleanup, CleanupResult, Failure, Outcome};
 
-use super::{PROD_UNTOUCHED, failure, pull_ref};
-
-pub async fn cleanup(ctx: &Ctx, pr: &PullRequestInfo) -> anyhow::Result<Outcome> {
-    let name = naming::preview_branch_name(
-        &ctx.config.preview_branch_name,
-        pr.number,
-        &pr.head_ref,
-        &pr.head_sha,
-    );
+pub async fn cleanup(ctx: &Ctx, pr: Option<&PullRequestInfo>) -> Result<Done, Failure> {
+    let name = super::preview_name(ctx, pr);
     let fail = |what: &str, e: anyhow::Error| {
         failure(
             format!("could not {what} preview branch `{name}`"),
@@ -29,12 +21,15 @@ pub async fn cleanup(ctx: &Ctx, pr: &PullRequestInfo) -> anyhow::Result<Outcome>
         )
     };
     let outcome = |branch_id: Option<String>, result| {
-        Ok(Outcome::Cleanup(Cleanup {
-            pr: Some(pull_ref(pr)),
-            branch_name: name.clone(),
-            branch_id,
-            result,
-        }))
+        Ok(Done {
+            outcome: Outcome::Cleanup(Cleanup {
+                pr: pr.map(pull_ref),
+                branch_name: name.clone(),
+                branch_id,
+                result,
+            }),
+            tidy: Vec::new(),
+        })
     };
 
     let found = ctx
@@ -59,32 +54,17 @@ pub async fn cleanup(ctx: &Ctx, pr: &PullRequestInfo) -> anyhow::Result<Outcome>
         ));
         return outcome(Some(branch.id), CleanupResult::KeptWithChildren(names));
     }
-    if ctx.dry_run() {
-        return Ok(Outcome::DryRun(Plan {
-            command: "cleanup",
-            calls: vec![format!("DELETE branch `{name}` ({})", branch.id)],
-        }));
-    }
-    let deleted = ctx
-        .step("Delete preview branch", async {
-            match ctx.neon.delete_branch(&branch.id).await {
-                Ok(ops) => ctx.neon.wait(&ops).await.map(|()| true),
-                Err(NeonError::NotFound(_)) => Ok(false),
-                Err(e) => Err(e),
-            }
-        })
+    let call = Call::DeleteBranch {
+        branch_id: branch.id.clone(),
+    };
+    ctx.apply("Delete preview branch", call)
         .await
         .map_err(|e| fail("delete", e))?;
-    let result = if deleted {
-        CleanupResult::Deleted
-    } else {
-        CleanupResult::AlreadyGone
-    };
-    outcome(Some(branch.id), result)
+    outcome(Some(branch.id), CleanupResult::Deleted)
 }
 
 /// A name collision (a template that yields `main`, say) must never delete prod or dev.
-fn refuse_if_not_a_preview(ctx: &Ctx, branch: &Branch) -> anyhow::Result<()> {
+fn refuse_if_not_a_preview(ctx: &Ctx, branch: &Branch) -> Result<(), Failure> {
     let configured = [
         ctx.config.prod_branch.as_deref(),
         Some(&ctx.config.dev_branch),
@@ -93,14 +73,15 @@ fn refuse_if_not_a_preview(ctx: &Ctx, branch: &Branch) -> anyhow::Result<()> {
         .into_iter()
         .flatten()
         .any(|b| b == branch.name || b == branch.id);
-    if branch.default || branch.is_root() || is_configured {
-        return Err(anyhow!(
-            "refusing to delete branch `{}` ({}): it is a root, default, prod or dev branch, not \
-             a preview branch; nothing was deleted and {PROD_UNTOUCHED}; set \
-             `preview_branch_name` to a template that cannot produce this name",
+    if branch.default || branch.is_root() || branch.protected || is_configured {
+        return Err(Failure::from_message(format!(
+            "refusing to delete branch `{}` ({}): it is a root, default, protected, prod or dev branch, not \
+             a preview branch; nothing was deleted and {PROD_UNTOUCHED}; set {} to a template \
+             that cannot produce this name",
             branch.name,
-            branch.id
-        ));
+            branch.id,
+            ctx.config.input("preview_branch_name")
+        )));
     }
     Ok(())
 }

@@ -1,387 +1,377 @@
-//! promote: dev becomes production on a push to the promotion branch. Snapshot prod (the
-//! rollback point), snapshot dev (the candidate), restore the candidate onto prod with
-//! finalize, verify, retire `<prod> (old)` and delete the candidate.
+//! promote (the guide's Phase 3): dev becomes production on a push to the promotion branch.
 //!
-//! A re-run for the same commit never promotes twice: the snapshot names carry the commit sha,
-//! so a completed promotion is recognised (and what its clean-up left undone is finished), and
-//! a failed one is resumed with the snapshots it already took.
+//! 1. Read everything at once: prod, dev, snapshots, running operations, the merged PR, and
+//!    prod's and dev's schemas.
+//! 2. A re-run for a commit already promoted finishes its clean-up and promotes nothing; a
+//!    push older than the restore prod came from promotes nothing either.
+//! 3. Destructive schema changes → `on_destructive_change`, before any snapshot.
+//! 4. Snapshot prod: the rollback point, always fresh, taken right before the restore; prod
+//!    written since dev's baseline → `on_prod_changed`.
+//! 5. Snapshot dev: the candidate.
+//! 6. Restore the candidate onto prod (finalized), wait for every operation, verify.
+//! 7. Left for after the report: retire `<prod> (old)` by its old id, make the candidate dev's
+//!    baseline, keep `rollback_snapshots_kept` rollback points.
 
-use jiff::Timestamp;
-
-use super::expires_at;
-use super::restore::{
-    Call, Progress, branch_ref, delete_snapshot, explain_quota, find_prod, finish_old, is_quota,
-    list_snapshots, newest, not_before, plan_lines, prod_label, replace_calls, require_dev,
-    snapshot_ref, take_snapshot, try_snapshot,
-};
+use super::replace::{Progress, verify};
+use super::roots::{find_prod, prod_label, require_dev, settle};
+use super::snapshots::{self, Ours, delete, snapshot_ref, take};
+use super::guards;
+use super::tidy::{self, Tidy};
+use super::{Done, merged_pull};
 use crate::ctx::Ctx;
 use crate::event::PushInfo;
-use crate::naming::{SnapshotKind, SnapshotName};
+use crate::naming::{Of, SnapshotKind, SnapshotName};
 use crate::neon::{Branch, Snapshot};
-use crate::outcome::{OldBranch, Outcome, Plan, Promotion, PullRef};
+use crate::config::Policy;
+use crate::outcome::{Failure, Outcome, ProdChange, Promotion, PullRef, SnapshotRef};
+use crate::schema::SchemaDiff;
 
-pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> anyhow::Result<Outcome> {
+pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure> {
     let sha = push.map(|p| p.sha.as_str());
     let preflight = Progress::new(ctx, "promotion", prod_label(ctx), true);
-    // Every read at once: the PR is needed for the snapshot names.
-    let (prod, dev, snapshots, pr) = tokio::join!(
-        find_prod(ctx),
-        require_dev(ctx),
-        list_snapshots(ctx),
-        merged_pull(ctx, push)
-    );
-    let (prod, dev, snapshots) = preflight
-        .check("Preflight", prod.and_then(|p| Ok((p, dev?, snapshots?))))
-        .await?;
-    if prod.id == dev.id {
-        let same = anyhow::anyhow!("prod_branch and dev_branch are both `{}`", prod.name);
-        return Err(preflight.fail("Preflight", same).await);
+    let (read, pr) = tokio::join!(read(ctx), merged_pull(ctx, push));
+    let (prod, dev, all, schema) = preflight.check("Preflight", read).await?;
+    let earlier = Earlier::find(&all, sha);
+    if let Some(done) = rerun(ctx, &prod, &earlier, &all, push, pr.clone()).await? {
+        return Ok(done);
     }
-
-    let earlier = Earlier::find(&snapshots, sha, &prod, &dev);
-    if let Some(sha) = sha
-        && earlier.completed(&prod, &snapshots, sha)
-    {
-        return finish_rerun(ctx, pr, sha, &prod, earlier).await;
-    }
-
-    let now = Timestamp::now();
-    let name = |kind| SnapshotName::new(kind, now, pr.as_ref().map(|p| p.number), sha).to_string();
-    if ctx.dry_run() {
-        let mut calls = Vec::new();
-        if earlier.rollback.is_none() {
-            calls.push(Call::Snapshot {
-                branch_id: prod.id.clone(),
-                name: name(SnapshotKind::PrePromotion),
-                expires_at: expires_at(&ctx.config.rollback_snapshot_ttl),
-            });
+    let schema = match schema {
+        Ok(schema) => Some(schema),
+        // Without the comparison the destructive-change guard cannot pass a `fail` policy.
+        Err(e) if ctx.config.on_destructive_change == Policy::Fail => {
+            let why = e.context("the schemas could not be compared, so the destructive-change guard cannot tell; nothing was snapshotted");
+            return Err(preflight.fail("The destructive-change guard", why).await);
         }
-        let candidate = match &earlier.candidate {
-            Some(c) => c.id.clone(),
-            None => {
-                calls.push(Call::Snapshot {
-                    branch_id: dev.id.clone(),
-                    name: name(SnapshotKind::Candidate),
-                    expires_at: expires_at(&ctx.config.candidate_snapshot_ttl),
-                });
-                "{candidate}".into()
-            }
-        };
-        calls.extend(restore_calls(ctx, &candidate, &prod));
-        return Ok(Outcome::DryRun(Plan {
-            command: "promote",
-            calls: plan_lines(ctx, &calls),
-        }));
+        Err(e) => {
+            ctx.warn(format!(
+                "the schemas of production and dev could not be compared ({e:#}); the promotion goes on without the destructive-change check"
+            ));
+            None
+        }
+    };
+    if let Some(Err(why)) = schema.as_ref().map(|s| guards::destructive(ctx, s)) {
+        let why = anyhow::anyhow!("{why}; nothing was snapshotted");
+        return Err(preflight.fail("The destructive-change guard", why).await);
     }
 
+    let now = ctx.now();
+    let number = pr.as_ref().map(|p| p.number);
+    let name = |kind| SnapshotName::new(kind, now, number, sha).to_string();
+    let ttl = &ctx.config.rollback_snapshot_ttl;
     let mut progress = Progress::new(ctx, "promotion", &prod.name, true);
-    let rollback = match &earlier.rollback {
-        Some(s) => snapshot_ref(s),
-        None => {
-            let step = "Snapshot of production (the rollback point)";
-            let taken = take_snapshot(
-                ctx,
-                step,
-                &prod,
-                &name(SnapshotKind::PrePromotion),
-                &ctx.config.rollback_snapshot_ttl,
-            )
-            .await;
-            progress.check(step, taken).await?
-        }
-    };
-    progress.undo_with(&rollback);
-    let candidate = match &earlier.candidate {
-        Some(s) => snapshot_ref(s),
-        None => {
-            let step = "Snapshot of dev (the candidate)";
-            let taken = try_snapshot(
-                ctx,
-                step,
-                &dev,
-                &name(SnapshotKind::Candidate),
-                &ctx.config.candidate_snapshot_ttl,
-            )
-            .await;
-            match taken {
-                Err(e) if is_quota(&e) => {
-                    // Prod is untouched, so the rollback point is worth nothing: give its slot
-                    // back before listing what holds the quota.
-                    let freed =
-                        delete_snapshot(ctx, "Delete the unused rollback snapshot", &rollback)
-                            .await;
-                    let why = match freed {
-                        Ok(()) => {
-                            progress = Progress::new(ctx, "promotion", &prod.name, true);
-                            format!(
-                                "a promotion needs two snapshots at once (the rollback point this run had taken, {}, was deleted again)",
-                                rollback.id
-                            )
-                        }
-                        Err(d) => format!(
-                            "a promotion needs two snapshots at once (the unused rollback point {} could not be deleted: {d:#})",
-                            rollback.id
-                        ),
-                    };
-                    let e = explain_quota(ctx, e).await.context(why);
-                    return Err(progress.fail(step, e).await);
-                }
-                taken => progress.check(step, taken).await?,
-            }
-        }
-    };
 
-    let (new_prod, old_branch) = progress
-        .replace(
+    let step = "Snapshot of production (the rollback point)";
+    let rollback_name = name(SnapshotKind::PrePromotion);
+    let taken = take(ctx, step, &prod, &rollback_name, ttl, &[]).await;
+    let point = progress.check(step, taken).await?;
+    let rollback = snapshot_ref(&point);
+    progress.undo_with(Some(&rollback));
+    discard(ctx, &earlier.rollback_points, "an earlier try's rollback point").await;
+    let prod_changed = guard_prod_changed(ctx, &mut progress, &all, &prod, &point).await?;
+
+    let step = "Snapshot of dev (the candidate)";
+    let candidate_name = name(SnapshotKind::Candidate);
+    let taken = take(ctx, step, &dev, &candidate_name, ttl, &[&rollback]).await;
+    let candidate = match taken {
+        Ok(taken) => snapshot_ref(&taken),
+        Err(e) if snapshots::is_quota(&e) => {
+            // Prod is untouched, so the rollback point is worth nothing: give its slot back.
+            let why = match delete(ctx, "Delete the unused rollback point", &rollback).await {
+                Ok(()) => {
+                    progress.forget_undo();
+                    "a promotion needs two snapshots at once; the rollback point this run had taken was deleted again".to_string()
+                }
+                Err(d) => format!(
+                    "a promotion needs two snapshots at once; the unused rollback point {} could not be deleted: {d:#}",
+                    rollback.id
+                ),
+            };
+            return Err(progress.fail(step, e.context(why)).await);
+        }
+        Err(e) => return Err(progress.fail(step, e).await),
+    };
+    discard(ctx, &earlier.candidates, "an earlier try's candidate").await;
+
+    let new_prod = progress
+        .restore(
             "Restore of the candidate onto production",
             "Restore the candidate onto production",
             &candidate,
             &prod,
         )
         .await?;
-
-    let step = "Deletion of the candidate snapshot";
-    progress
-        .check(
-            step,
-            delete_snapshot(ctx, "Delete the candidate snapshot", &candidate).await,
-        )
-        .await?;
-
-    Ok(Outcome::Promote(Promotion {
-        pr,
-        sha: sha.unwrap_or_default().to_string(),
-        prod: branch_ref(&new_prod),
-        previous_prod_id: prod.id.clone(),
-        rollback_snapshot: rollback,
-        candidate_snapshot: candidate,
-        old_branch,
-        candidate_deleted: true,
-        already_promoted: false,
-    }))
-}
-
-/// What the restore, verification and clean-up send, for a dry run.
-fn restore_calls(ctx: &Ctx, candidate: &str, prod: &Branch) -> Vec<Call> {
-    let mut calls = replace_calls(ctx, candidate, prod);
-    calls.push(Call::DeleteSnapshot {
-        snapshot: candidate.to_string(),
+    let mut tidy = vec![Tidy::RetireOld {
+        old_id: prod.id.clone(),
+        new: new_prod.clone(),
+    }];
+    tidy.extend(tidy::baseline(&all, &candidate));
+    tidy.push(Tidy::Prune {
+        keep: rollback.clone(),
     });
-    calls
-}
-
-/// The PR the pushed commit was merged by, for the snapshot names and the comment. None found
-/// is no comment; a GitHub failure is a warning, never a failed promotion.
-async fn merged_pull(ctx: &Ctx, push: Option<&PushInfo>) -> Option<PullRef> {
-    let (Some(push), Some(github)) = (push, &ctx.github) else {
-        return None;
-    };
-    match github.merged_pull_for_commit(&push.sha, &push.branch).await {
-        Ok(pr) => pr.map(|p| PullRef {
-            number: p.number,
-            title: p.title,
+    Ok(Done {
+        outcome: Outcome::Promote(Promotion {
+            pr,
+            sha: sha.unwrap_or_default().to_string(),
+            prod: super::branch_ref(&new_prod),
+            previous_prod_id: prod.id.clone(),
+            rollback_snapshot: Some(rollback),
+            candidate_snapshot: candidate,
+            already_promoted: false,
+            schema,
+            prod_changed,
         }),
-        Err(e) => {
-            ctx.warn(format!(
-                "could not find the pull request of {}: {e}; the promotion goes on without a comment",
-                push.sha
-            ));
-            None
-        }
-    }
+        tidy,
+    })
 }
 
-/// Snapshots an earlier try for the same commit took.
-struct Earlier<'a> {
-    /// Of the current prod: a re-run restores prod's state from then, rather than taking one more.
-    rollback: Option<&'a Snapshot>,
-    /// Of the current dev.
-    candidate: Option<&'a Snapshot>,
-    /// The pre-promotion snapshot for this commit, of whichever prod it was taken.
-    any_rollback: Option<&'a Snapshot>,
-}
-
-impl<'a> Earlier<'a> {
-    fn find(snapshots: &'a [Snapshot], sha: Option<&str>, prod: &Branch, dev: &Branch) -> Self {
-        let newest = |kind: SnapshotKind| {
-            let sha = sha?;
-            newest(snapshots, |n, _| n.kind == kind && n.is_for_commit(sha))
-        };
-        let of = |s: Option<&'a Snapshot>, branch: &Branch| {
-            s.filter(|s| s.source_branch_id.as_deref() == Some(branch.id.as_str()))
-        };
-        let any_rollback = newest(SnapshotKind::PrePromotion);
-        Self {
-            rollback: of(any_rollback, prod),
-            candidate: of(newest(SnapshotKind::Candidate), dev),
-            any_rollback,
-        }
-    }
-
-    /// Whether this commit's promotion already happened: prod was restored from this commit's
-    /// candidate, or prod is no longer the branch this commit's rollback point was taken of and
-    /// was made since (by this promotion, or by a later promotion or rollback that a re-run
-    /// must not undo).
-    fn completed(&self, prod: &Branch, snapshots: &[Snapshot], sha: &str) -> bool {
-        let Some(from) = prod.restored_from.as_deref() else {
-            return false;
-        };
-        let from_candidate = snapshots
-            .iter()
-            .find(|s| s.id == from)
-            .and_then(|s| SnapshotName::parse(&s.name))
-            .is_some_and(|n| n.kind == SnapshotKind::Candidate && n.is_for_commit(sha));
-        let replaced_since = self.any_rollback.is_some_and(|r| {
-            r.source_branch_id.as_deref() != Some(prod.id.as_str())
-                && not_before(&prod.created_at, &r.created_at)
-        });
-        from_candidate || replaced_since
-    }
-}
-
-/// A re-run of a completed promotion: nothing is promoted again; what the earlier try's
-/// clean-up left (the candidate snapshot, `<prod> (old)`) is finished.
-async fn finish_rerun(
+/// `on_prod_changed`, judged from the fresh rollback point: a warning, nothing, or a stop
+/// before the restore with the rollback point deleted again (prod untouched).
+async fn guard_prod_changed(
     ctx: &Ctx,
-    pr: Option<PullRef>,
-    sha: &str,
+    progress: &mut Progress<'_>,
+    all: &[Snapshot],
     prod: &Branch,
-    earlier: Earlier<'_>,
-) -> anyhow::Result<Outcome> {
-    let reason = format!(
-        "commit {sha} was already promoted: production `{}` ({}) was restored from {} after its rollback point; nothing was promoted again",
-        prod.name,
-        prod.id,
-        prod.restored_from.as_deref().unwrap_or("?")
-    );
-    let leftover = earlier.candidate.map(snapshot_ref);
-    if ctx.dry_run() {
-        let calls: Vec<Call> = leftover
-            .iter()
-            .map(|c| Call::DeleteSnapshot {
-                snapshot: c.id.clone(),
-            })
-            .collect();
-        return Ok(Outcome::DryRun(Plan {
-            command: "promote",
-            calls: plan_lines(ctx, &calls),
-        }));
+    point: &Snapshot,
+) -> Result<Option<ProdChange>, Failure> {
+    let policy = ctx.config.on_prod_changed;
+    if policy == Policy::Ignore || ctx.dry_run() {
+        return Ok(None);
     }
-    let Some(rollback) = earlier.any_rollback.map(snapshot_ref) else {
-        return Ok(Outcome::Skipped { reason });
+    let change = guards::prod_changed(all, prod, point);
+    if !change.changed {
+        return Ok(Some(change));
+    }
+    let text = guards::describe(&change, &point.id, ctx.now());
+    if policy == Policy::Warn {
+        ctx.warn(text);
+        if change.baseline.is_none() {
+            ctx.runner.notice(&format!(
+                "dev's baseline is made by {} or {}",
+                ctx.config.command_hint("refresh-dev"),
+                ctx.config.command_hint("setup")
+            ));
+        }
+        return Ok(Some(change));
+    }
+    let deleted = delete(ctx, "Delete the unused rollback point", &snapshot_ref(point)).await;
+    let what = match deleted {
+        Ok(()) => {
+            progress.forget_undo();
+            "the rollback point this run took was deleted again".to_string()
+        }
+        Err(e) => format!("the rollback point {} could not be deleted: {e:#}", point.id),
     };
-    ctx.runner.notice(&reason);
-    let mut progress = Progress::new(ctx, "promotion", &prod.name, true);
-    progress.undo_with(&rollback);
-    progress.restored(prod);
-    let step = "Clean-up of the replaced production branch";
-    let previous = earlier
-        .any_rollback
-        .and_then(|s| s.source_branch_id.clone())
-        .unwrap_or_default();
-    let old = progress
-        .check(step, finish_old(ctx, prod, Some(&previous)).await)
-        .await?;
-    if let Some(candidate) = &leftover {
-        let step = "Deletion of the candidate snapshot";
-        progress
-            .check(
-                step,
-                delete_snapshot(ctx, "Delete the candidate snapshot", candidate).await,
-            )
-            .await?;
-    }
-    Ok(Outcome::Promote(Promotion {
-        pr,
-        sha: sha.to_string(),
-        prod: branch_ref(prod),
-        previous_prod_id: previous.clone(),
-        rollback_snapshot: rollback,
-        candidate_snapshot: leftover.unwrap_or_else(|| crate::outcome::SnapshotRef {
-            id: prod.restored_from.clone().unwrap_or_default(),
-            name: String::new(),
-        }),
-        old_branch: old.unwrap_or(OldBranch::Deleted { id: previous }),
-        candidate_deleted: true,
-        already_promoted: true,
-    }))
+    let why = anyhow::anyhow!(
+        "{text}, and {} is `fail`; {what}; to promote anyway, bring dev up to date ({}, then apply dev's changes again) or set it to warn",
+        ctx.config.input("on_prod_changed"),
+        ctx.config.command_hint("refresh-dev")
+    );
+    Err(progress.fail("The production-changed guard", why).await)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What the preflight reads: prod, dev, the snapshot list, and the schema change (whose
+/// failure is the guard's to judge).
+type Read = (Branch, Branch, Vec<Snapshot>, anyhow::Result<SchemaDiff>);
 
-    fn branch(id: &str, created_at: &str, restored_from: Option<&str>) -> Branch {
-        Branch {
-            id: id.into(),
-            name: id.into(),
-            parent_id: None,
-            default: false,
-            protected: false,
-            current_state: "ready".into(),
-            expires_at: None,
-            restored_from: restored_from.map(str::to_string),
-            created_at: created_at.into(),
+/// Prod, dev, the snapshot list and the schema change, read at once; when an earlier run's
+/// operations were still running, they are waited for and everything is read again.
+async fn read(ctx: &Ctx) -> anyhow::Result<Read> {
+    let roots = async {
+        let (prod, dev) = tokio::join!(find_prod(ctx), require_dev(ctx));
+        let (prod, dev) = (prod?, dev?);
+        if prod.id == dev.id {
+            anyhow::bail!("prod_branch and dev_branch are both `{}`", prod.name);
+        }
+        let schema = guards::compare(ctx, &prod, &dev).await;
+        Ok((prod, dev, schema))
+    };
+    let (running, roots, all) = tokio::join!(
+        ctx.step("Check for running operations", ctx.neon.running_operations()),
+        roots,
+        ctx.step("List snapshots", ctx.neon.list_snapshots()),
+    );
+    if running?.is_empty() {
+        let (prod, dev, schema) = roots?;
+        return Ok((prod, dev, all?, schema));
+    }
+    settle(ctx).await?;
+    let (prod, dev) = tokio::join!(find_prod(ctx), require_dev(ctx));
+    let (prod, dev) = (prod?, dev?);
+    let (schema, all) = tokio::join!(
+        guards::compare(ctx, &prod, &dev),
+        ctx.step("List snapshots", ctx.neon.list_snapshots()),
+    );
+    Ok((prod, dev, all?, schema))
+}
+
+/// Deletes snapshots an earlier try of this commit took, now that fresh ones exist.
+async fn discard(ctx: &Ctx, stale: &[SnapshotRef], what: &str) {
+    for s in stale {
+        if let Err(e) = delete(ctx, &format!("Delete {what} {}", s.name), s).await {
+            ctx.warn(format!("could not delete {what} {}: {e:#}", s.id));
         }
     }
+}
 
-    fn snap(id: &str, name: &str, source: &str, created_at: &str) -> Snapshot {
-        Snapshot {
-            id: id.into(),
-            name: name.into(),
-            source_branch_id: Some(source.into()),
-            created_at: created_at.into(),
-            expires_at: None,
-            manual: Some(true),
+/// What earlier tries for this commit left: its rollback points and candidates.
+struct Earlier {
+    rollback_points: Vec<SnapshotRef>,
+    candidates: Vec<SnapshotRef>,
+    /// Candidates and the baseline made from one, for recognising a completed promotion.
+    promoted_or_not: Vec<Snapshot>,
+    points: Vec<Snapshot>,
+}
+
+impl Earlier {
+    fn find(all: &[Snapshot], sha: Option<&str>) -> Self {
+        let mine: Vec<Ours<'_>> = match sha {
+            Some(sha) => snapshots::ours(all)
+                .into_iter()
+                .filter(|o| o.name.is_for_commit(sha))
+                .collect(),
+            None => Vec::new(),
+        };
+        let of = |pick: &dyn Fn(&SnapshotName) -> bool| -> Vec<Snapshot> {
+            mine.iter()
+                .filter(|o| pick(&o.name))
+                .map(|o| o.snapshot.clone())
+                .collect()
+        };
+        let points = of(&|n| n.kind == SnapshotKind::PrePromotion);
+        let promoted_or_not = of(&|n| {
+            n.of == Of::Dev && matches!(n.kind, SnapshotKind::Candidate | SnapshotKind::Baseline)
+        });
+        Self {
+            rollback_points: points.iter().map(snapshot_ref).collect(),
+            candidates: promoted_or_not
+                .iter()
+                .filter(|s| SnapshotName::parse(&s.name).is_some_and(|n| n.kind == SnapshotKind::Candidate))
+                .map(snapshot_ref)
+                .collect(),
+            promoted_or_not,
+            points,
         }
     }
+}
 
-    const SHA: &str = "ab12cd34ef567890";
-
-    fn snapshots() -> Vec<Snapshot> {
-        vec![
-            snap(
-                "rb",
-                "prod_snap_2026-11-23_10-00-00_pre-promotion_pr-4_ab12cd3",
-                "prod-1",
-                "2026-11-23T10:00:00Z",
-            ),
-            snap(
-                "cand",
-                "dev_snap_2026-11-23_10-00-01_candidate_pr-4_ab12cd3",
-                "dev",
-                "2026-11-23T10:00:01Z",
-            ),
-        ]
+/// A re-run, or a run that came too late: `Some` when nothing is to be promoted.
+async fn rerun(
+    ctx: &Ctx,
+    prod: &Branch,
+    earlier: &Earlier,
+    all: &[Snapshot],
+    push: Option<&PushInfo>,
+    pr: Option<PullRef>,
+) -> Result<Option<Done>, Failure> {
+    let sha = push.map(|p| p.sha.as_str()).unwrap_or_default();
+    let from = prod.restored_from.as_deref();
+    if let Some(candidate) = earlier.promoted_or_not.iter().find(|c| Some(c.id.as_str()) == from) {
+        // Prod came from this commit's candidate: an earlier try restored it. Did it finish?
+        let candidate = snapshot_ref(candidate);
+        let replaced = prod.restored_as.clone().unwrap_or_default();
+        let rollback = earlier
+            .points
+            .iter()
+            .find(|p| p.source_branch_id.as_deref() == Some(replaced.as_str()))
+            .map(snapshot_ref);
+        if !ctx.dry_run() {
+            let check = verify(ctx, &candidate, &prod.name, &replaced, None, false);
+            let checked = ctx.step(format!("Verify {}", prod.name), check).await;
+            if let Err(e) = checked {
+                return Err(unfinished(ctx, prod, &candidate, rollback, &e));
+            }
+            ctx.runner.notice(&format!(
+                "commit {sha} was already promoted: production `{}` ({}) was restored from {}; nothing was promoted again",
+                prod.name, prod.id, candidate.name
+            ));
+        }
+        return Ok(Some(already(prod, sha, pr, rollback, candidate, all, earlier)));
     }
-
-    #[test]
-    fn a_try_that_stopped_before_its_restore_is_resumed_with_its_snapshots() {
-        let list = snapshots();
-        let prod = branch("prod-1", "2026-11-01T00:00:00Z", None);
-        let dev = branch("dev", "2026-11-01T00:00:00Z", None);
-        let earlier = Earlier::find(&list, Some(SHA), &prod, &dev);
-        assert!(!earlier.completed(&prod, &list, SHA));
-        assert_eq!(earlier.rollback.map(|s| s.id.as_str()), Some("rb"));
-        assert_eq!(earlier.candidate.map(|s| s.id.as_str()), Some("cand"));
-        // Another commit finds nothing of its own.
-        let other = Earlier::find(&list, Some("0000000"), &prod, &dev);
-        assert!(other.rollback.is_none() && other.candidate.is_none());
+    // Prod was replaced by a restore after this push (a later promotion or rollback, or one by
+    // hand): promoting now would undo it.
+    let replaced_after_push = push
+        .and_then(|p| p.pushed_at)
+        .zip(prod.created_at.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|(pushed, created)| from.is_some() && created > pushed);
+    if replaced_after_push {
+        return Ok(Some(Done::skipped(format!(
+            "production `{}` was replaced at {} (restored from {}), after this push: promoting commit {sha} now would undo that later change, so nothing was promoted",
+            prod.name,
+            prod.created_at,
+            from.unwrap_or_default()
+        ))));
     }
+    Ok(None)
+}
 
-    #[test]
-    fn a_completed_promotion_is_recognised_even_after_its_candidate_is_gone() {
-        let list = snapshots();
-        let dev = branch("dev", "2026-11-01T00:00:00Z", None);
-        let restored = branch("prod-2", "2026-11-23T10:00:05Z", Some("cand"));
-        let earlier = Earlier::find(&list, Some(SHA), &restored, &dev);
-        assert!(earlier.completed(&restored, &list, SHA));
-        let without_candidate = &list[..1];
-        let earlier = Earlier::find(without_candidate, Some(SHA), &restored, &dev);
-        assert!(earlier.completed(&restored, without_candidate, SHA));
-        // Restored from something else before this commit's rollback point: not ours.
-        let older = branch("prod-0", "2026-11-22T00:00:00Z", Some("elsewhere"));
-        let earlier = Earlier::find(&list, Some(SHA), &older, &dev);
-        assert!(!earlier.completed(&older, &list, SHA));
+/// An earlier try's restore of this commit's candidate did not finish (or cannot be verified):
+/// nothing is deleted or repeated; the user checks prod and rolls back if needed.
+fn unfinished(
+    ctx: &Ctx,
+    prod: &Branch,
+    candidate: &SnapshotRef,
+    rollback: Option<SnapshotRef>,
+    cause: &anyhow::Error,
+) -> Failure {
+    let back = match &rollback {
+        Some(r) => format!(
+            "put it back as it was before that promotion: {}",
+            super::rollback_command(ctx, &r.id)
+        ),
+        None => "restore it from a snapshot of yours".into(),
+    };
+    Failure {
+        message: format!(
+            "An earlier try's restore of {} onto production did not complete: {cause:#}; production `{}` is now {}, restored from that candidate, and may not hold complete data; this run changed nothing; check `{}` in the Neon Console and, if it is not right, {back}",
+            candidate.name, prod.name, prod.id, prod.name
+        ),
+        rollback_snapshot: rollback,
+    }
+}
+
+/// The outcome of a re-run of a completed promotion, and what its clean-up left to do.
+fn already(
+    prod: &Branch,
+    sha: &str,
+    pr: Option<PullRef>,
+    rollback: Option<SnapshotRef>,
+    candidate: SnapshotRef,
+    all: &[Snapshot],
+    earlier: &Earlier,
+) -> Done {
+    let replaced = prod.restored_as.clone().unwrap_or_default();
+    let mut tidy = vec![Tidy::RetireOld {
+        old_id: replaced.clone(),
+        new: prod.clone(),
+    }];
+    tidy.extend(tidy::baseline(all, &candidate));
+    for stale in earlier.candidates.iter().filter(|c| c.id != candidate.id) {
+        tidy.push(Tidy::Delete {
+            snapshot: stale.clone(),
+            why: "an earlier try's candidate".into(),
+        });
+    }
+    if let Some(r) = &rollback {
+        for stale in earlier.rollback_points.iter().filter(|p| p.id != r.id) {
+            tidy.push(Tidy::Delete {
+                snapshot: stale.clone(),
+                why: "an earlier try's rollback point".into(),
+            });
+        }
+        tidy.push(Tidy::Prune { keep: r.clone() });
+    }
+    Done {
+        outcome: Outcome::Promote(Promotion {
+            pr,
+            sha: sha.to_string(),
+            prod: super::branch_ref(prod),
+            previous_prod_id: replaced,
+            rollback_snapshot: rollback,
+            candidate_snapshot: candidate,
+            already_promoted: true,
+            schema: None,
+            prod_changed: None,
+        }),
+        tidy,
     }
 }

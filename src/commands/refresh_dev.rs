@@ -1,69 +1,72 @@
-//! refresh-dev (the guide's phase 4): dev starts over from production's current data. Snapshot
-//! prod, restore it onto dev with finalize, verify, retire `dev (old)` (kept while preview
-//! branches still hang off it), delete the snapshot. Production is only read.
+//! refresh-dev (the guide's Phase 4): dev starts over from production's current data.
+//! Snapshot prod, restore it onto dev (finalized), verify; after the report, retire
+//! `dev (old)` (kept while preview branches still hang off it) and make the snapshot dev's
+//! baseline. Production is only read.
 
-use jiff::Timestamp;
-
-use super::expires_at;
-use super::restore::{
-    Call, Progress, branch_ref, delete_snapshot, find_prod, plan_lines, replace_calls, require_dev,
-    take_snapshot,
-};
+use super::replace::Progress;
+use super::roots::{find_prod, require_dev, settle};
+use super::snapshots::{self, delete, snapshot_ref, take};
+use super::tidy::{self, Tidy};
+use super::{Done, branch_ref};
 use crate::ctx::Ctx;
 use crate::naming::{SnapshotKind, SnapshotName};
-use crate::outcome::{Outcome, Plan, RefreshDev};
+use crate::neon::Snapshot;
+use crate::outcome::{Failure, Outcome, RefreshDev};
 
-pub async fn refresh_dev(ctx: &Ctx) -> anyhow::Result<Outcome> {
+pub async fn refresh_dev(ctx: &Ctx) -> Result<Done, Failure> {
     let preflight = Progress::new(ctx, "refresh of dev", &ctx.config.dev_branch, false);
-    let (prod, dev) = tokio::join!(find_prod(ctx), require_dev(ctx));
-    let (prod, dev) = preflight
-        .check("Preflight", prod.and_then(|p| Ok((p, dev?))))
-        .await?;
+    let read = async {
+        settle(ctx).await?;
+        let (prod, dev, all) = tokio::join!(
+            find_prod(ctx),
+            require_dev(ctx),
+            ctx.step("List snapshots", ctx.neon.list_snapshots())
+        );
+        anyhow::Ok((prod?, dev?, all?))
+    };
+    let (prod, dev, all) = preflight.check("Preflight", read.await).await?;
     if prod.id == dev.id {
         let same = anyhow::anyhow!("prod_branch and dev_branch are both `{}`", prod.name);
         return Err(preflight.fail("Preflight", same).await);
     }
-    let name =
-        SnapshotName::new(SnapshotKind::DevRefresh, Timestamp::now(), None, None).to_string();
-    // Only the restore needs it: it expires like a candidate if a failed run leaves it behind.
-    let ttl = &ctx.config.candidate_snapshot_ttl;
-
-    if ctx.dry_run() {
-        let mut calls = vec![Call::Snapshot {
-            branch_id: prod.id.clone(),
-            name,
-            expires_at: expires_at(ttl),
-        }];
-        calls.extend(replace_calls(ctx, "{snapshot}", &dev));
-        calls.push(Call::DeleteSnapshot {
-            snapshot: "{snapshot}".into(),
-        });
-        return Ok(Outcome::DryRun(Plan {
-            command: "refresh-dev",
-            calls: plan_lines(ctx, &calls),
-        }));
-    }
+    discard_leftovers(ctx, &all).await;
 
     let mut progress = Progress::new(ctx, "refresh of dev", &dev.name, false);
     let step = "Snapshot of production";
-    let snapshot = progress
-        .check(step, take_snapshot(ctx, step, &prod, &name, ttl).await)
-        .await?;
+    let name = SnapshotName::new(SnapshotKind::DevRefresh, ctx.now(), None, None).to_string();
+    // It becomes dev's baseline, so it lives as long as a rollback point.
+    let ttl = &ctx.config.rollback_snapshot_ttl;
+    let taken = take(ctx, step, &prod, &name, ttl, &[]).await;
+    let snapshot = snapshot_ref(&progress.check(step, taken).await?);
     let label = format!("Restore production onto {}", dev.name);
-    let (new_dev, old_branch) = progress
-        .replace("Restore of production onto dev", &label, &snapshot, &dev)
+    let new_dev = progress
+        .restore("Restore of production onto dev", &label, &snapshot, &dev)
         .await?;
-    let step = "Deletion of the snapshot";
-    progress
-        .check(
-            step,
-            delete_snapshot(ctx, "Delete the production snapshot", &snapshot).await,
-        )
-        .await?;
-    Ok(Outcome::RefreshDev(RefreshDev {
-        prod_snapshot: snapshot,
-        dev: branch_ref(&new_dev),
-        previous_dev_id: dev.id.clone(),
-        old_branch,
-    }))
+    let mut tidy = vec![Tidy::RetireOld {
+        old_id: dev.id.clone(),
+        new: new_dev.clone(),
+    }];
+    tidy.extend(tidy::baseline(&all, &snapshot));
+    Ok(Done {
+        outcome: Outcome::RefreshDev(RefreshDev {
+            prod_snapshot: snapshot,
+            dev: branch_ref(&new_dev),
+            previous_dev_id: dev.id.clone(),
+        }),
+        tidy,
+    })
+}
+
+/// Dev-refresh snapshots of ours that never became a baseline are what an earlier try left
+/// behind: they hold nothing anybody needs, and on a small quota they would block this run.
+pub async fn discard_leftovers(ctx: &Ctx, all: &[Snapshot]) {
+    for o in snapshots::ours(all)
+        .into_iter()
+        .filter(|o| o.name.kind == SnapshotKind::DevRefresh)
+    {
+        let label = format!("Delete an earlier try's snapshot {}", o.snapshot.name);
+        if let Err(e) = delete(ctx, &label, &snapshot_ref(o.snapshot)).await {
+            ctx.warn(format!("could not delete {}: {e:#}", o.snapshot.id));
+        }
+    }
 }

@@ -1,234 +1,217 @@
-//! rollback: put production back as a snapshot holds it. Snapshot prod first (so the rollback
-//! itself can be undone), restore the chosen snapshot onto prod with finalize, verify, retire
-//! `<prod> (old)`. The snapshot is an id, a name, or `latest`: the newest pre-promotion
-//! snapshot this action took (pre-rollback snapshots are not candidates).
+//! rollback: put production back as a snapshot holds it.
+//!
+//! 1. Read prod and the snapshots; choose the snapshot: an id, a name, or `latest` (the newest
+//!    pre-promotion snapshot of a prod branch that has since been replaced, so it undoes the
+//!    last completed promotion).
+//! 2. A re-run of a rollback that already restored prod, or whose prod was replaced since,
+//!    restores nothing again.
+//! 3. Snapshot prod first, always fresh (so the rollback itself can be undone).
+//! 4. Restore the chosen snapshot onto prod (finalized), wait, verify.
+//! 5. After the report: retire `<prod> (old)`, keep `rollback_snapshots_kept` rollback points.
 
-use jiff::Timestamp;
+use anyhow::anyhow;
 
-use super::expires_at;
-use super::restore::{
-    Call, Progress, branch_ref, find_prod, finish_old, list_snapshots, newest, not_before,
-    plan_lines, prod_label, replace_calls, snapshot_ref, take_snapshot,
-};
+use super::replace::{Progress, verify};
+use super::roots::{find_prod, prod_label, settle};
+use super::snapshots::{self, delete, snapshot_ref, take};
+use super::tidy::Tidy;
+use super::{Done, branch_ref, snapshot_pull};
 use crate::ctx::Ctx;
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::{Branch, Snapshot};
-use crate::outcome::{Outcome, Plan, PullRef, Rollback};
+use crate::outcome::{Failure, Outcome, Rollback, SnapshotRef};
 
-pub async fn rollback(ctx: &Ctx, snapshot: &str) -> anyhow::Result<Outcome> {
+pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
     let preflight = Progress::new(ctx, "rollback", prod_label(ctx), true);
-    let (prod, snapshots) = tokio::join!(find_prod(ctx), list_snapshots(ctx));
-    let (prod, snapshots) = preflight
-        .check("Preflight", prod.and_then(|p| Ok((p, snapshots?))))
-        .await?;
+    let (prod, all) = preflight.check("Preflight", read(ctx).await).await?;
     let chosen = preflight
-        .check("Choosing the snapshot", choose(&snapshots, snapshot))
+        .check("Choosing the snapshot", choose(&all, wanted, &prod))
         .await?;
+    let target = snapshot_ref(chosen);
     let pr = snapshot_pull(ctx, chosen).await;
-    if prod.restored_from.as_deref() == Some(chosen.id.as_str()) {
-        return finish_rerun(ctx, pr, &prod, chosen, &snapshots).await;
-    }
-    // An earlier try that stopped before its restore already took prod's snapshot.
-    let earlier = newest(&snapshots, |n, s| {
-        n.kind == SnapshotKind::PreRollback
-            && s.source_branch_id.as_deref() == Some(prod.id.as_str())
-    });
-    let name =
-        SnapshotName::new(SnapshotKind::PreRollback, Timestamp::now(), None, None).to_string();
+    let run = ctx.github_run.as_ref().and_then(|g| g.run_id);
+    // This run's earlier attempts (a re-run keeps the run id): their rollback points.
+    let earlier: Vec<&Snapshot> = snapshots::ours(&all)
+        .into_iter()
+        .filter(|o| o.name.kind == SnapshotKind::PreRollback && run.is_some() && o.name.run == run)
+        .map(|o| o.snapshot)
+        .collect();
 
-    if ctx.dry_run() {
-        let mut calls = Vec::new();
-        if earlier.is_none() {
-            calls.push(Call::Snapshot {
-                branch_id: prod.id.clone(),
-                name,
-                expires_at: expires_at(&ctx.config.rollback_snapshot_ttl),
-            });
-        }
-        calls.extend(replace_calls(ctx, &chosen.id, &prod));
-        return Ok(Outcome::DryRun(Plan {
-            command: "rollback",
-            calls: plan_lines(ctx, &calls),
-        }));
+    if prod.restored_from.as_deref() == Some(chosen.id.as_str()) {
+        return finish(ctx, &prod, target, pr, &earlier).await;
+    }
+    if let Some(moved) = earlier
+        .iter()
+        .find(|s| s.source_branch_id.as_deref() != Some(prod.id.as_str()))
+    {
+        return Ok(Done::skipped(format!(
+            "production `{}` was replaced since this run first took its rollback point {} (of {}): rolling back again would undo that later change, so nothing was restored",
+            prod.name,
+            moved.name,
+            moved.source_branch_id.as_deref().unwrap_or("?")
+        )));
     }
 
     let mut progress = Progress::new(ctx, "rollback", &prod.name, true);
-    let undo = match earlier {
-        Some(s) => snapshot_ref(s),
-        None => {
-            let step = "Snapshot of production (before the rollback)";
-            let taken =
-                take_snapshot(ctx, step, &prod, &name, &ctx.config.rollback_snapshot_ttl).await;
-            progress.check(step, taken).await?
+    let step = "Snapshot of production (before the rollback)";
+    let name = SnapshotName::new(SnapshotKind::PreRollback, ctx.now(), None, None)
+        .with_run(run)
+        .to_string();
+    let taken = take(ctx, step, &prod, &name, &ctx.config.rollback_snapshot_ttl, &[]).await;
+    let undo = snapshot_ref(&progress.check(step, taken).await?);
+    progress.undo_with(Some(&undo));
+    for stale in &earlier {
+        let label = format!("Delete an earlier attempt's rollback point {}", stale.name);
+        if let Err(e) = delete(ctx, &label, &snapshot_ref(stale)).await {
+            ctx.warn(format!("could not delete {}: {e:#}", stale.id));
         }
-    };
-    progress.undo_with(&undo);
-    let target = snapshot_ref(chosen);
+    }
+
     let label = format!("Restore {} onto production", target.name);
-    let (new_prod, old_branch) = progress
-        .replace(
-            "Restore of the snapshot onto production",
-            &label,
-            &target,
-            &prod,
-        )
+    let new_prod = progress
+        .restore("Restore of the snapshot onto production", &label, &target, &prod)
         .await?;
-    Ok(Outcome::Rollback(Rollback {
-        pr,
-        restored_snapshot: target,
-        rollback_snapshot: undo,
-        prod: branch_ref(&new_prod),
-        previous_prod_id: prod.id.clone(),
-        old_branch,
-    }))
+    Ok(Done {
+        outcome: Outcome::Rollback(Rollback {
+            pr,
+            restored_snapshot: target,
+            rollback_snapshot: Some(undo.clone()),
+            prod: branch_ref(&new_prod),
+            previous_prod_id: prod.id.clone(),
+        }),
+        tidy: vec![
+            Tidy::RetireOld {
+                old_id: prod.id.clone(),
+                new: new_prod,
+            },
+            Tidy::Prune { keep: undo },
+        ],
+    })
+}
+
+/// Prod and the snapshot list, after any operation still running has ended.
+async fn read(ctx: &Ctx) -> anyhow::Result<(Branch, Vec<Snapshot>)> {
+    settle(ctx).await?;
+    let (prod, all) = tokio::join!(
+        find_prod(ctx),
+        ctx.step("List snapshots", ctx.neon.list_snapshots())
+    );
+    Ok((prod?, all?))
+}
+
+/// Prod already comes from the chosen snapshot: restored by an earlier attempt of this run
+/// (verify it and finish its clean-up), or already in that state (nothing to do).
+async fn finish(
+    ctx: &Ctx,
+    prod: &Branch,
+    target: SnapshotRef,
+    pr: Option<crate::outcome::PullRef>,
+    earlier: &[&Snapshot],
+) -> Result<Done, Failure> {
+    let replaced = prod.restored_as.clone().unwrap_or_default();
+    let undo = earlier
+        .iter()
+        .find(|s| s.source_branch_id.as_deref() == Some(replaced.as_str()))
+        .map(|s| snapshot_ref(s));
+    let Some(undo) = undo else {
+        return Ok(Done::skipped(format!(
+            "production `{}` ({}) is already restored from {} ({}); nothing was restored again",
+            prod.name, prod.id, target.id, target.name
+        )));
+    };
+    if !ctx.dry_run() {
+        let check = verify(ctx, &target, &prod.name, &replaced, None, false);
+        if let Err(e) = ctx.step(format!("Verify {}", prod.name), check).await {
+            return Err(Failure {
+                message: format!(
+                    "An earlier attempt's restore of {} onto production did not complete: {e:#}; production `{}` is now {} and may not hold complete data; this run changed nothing; check it in the Neon Console and, if it is not right, put it back as it was before the rollback: {}",
+                    target.name,
+                    prod.name,
+                    prod.id,
+                    super::rollback_command(ctx, &undo.id)
+                ),
+                rollback_snapshot: Some(undo),
+            });
+        }
+        ctx.runner.notice(&format!(
+            "production `{}` ({}) was already restored from {} by an earlier attempt; nothing was restored again",
+            prod.name, prod.id, target.name
+        ));
+    }
+    let mut tidy = vec![Tidy::RetireOld {
+        old_id: replaced.clone(),
+        new: prod.clone(),
+    }];
+    tidy.extend(earlier.iter().filter(|s| s.id != undo.id).map(|s| Tidy::Delete {
+        snapshot: snapshot_ref(s),
+        why: "an earlier attempt's rollback point".into(),
+    }));
+    tidy.push(Tidy::Prune { keep: undo.clone() });
+    Ok(Done {
+        outcome: Outcome::Rollback(Rollback {
+            pr,
+            restored_snapshot: target,
+            rollback_snapshot: Some(undo),
+            prod: branch_ref(prod),
+            previous_prod_id: replaced,
+        }),
+        tidy,
+    })
 }
 
 /// The snapshot a `snapshot_id` input names: an exact id, an exact name, or `latest`.
-fn choose<'a>(snapshots: &'a [Snapshot], wanted: &str) -> anyhow::Result<&'a Snapshot> {
+fn choose<'a>(all: &'a [Snapshot], wanted: &str, prod: &Branch) -> anyhow::Result<&'a Snapshot> {
     let wanted = wanted.trim();
-    if wanted.eq_ignore_ascii_case("latest") {
-        return newest(snapshots, |n, _| n.kind == SnapshotKind::PrePromotion).ok_or_else(|| {
-            anyhow::anyhow!(
-                "`latest` found no pre-promotion snapshot (named like prod_snap_…_pre-promotion…) among the project's {} snapshots; give a snapshot id or name instead",
-                snapshots.len()
+    if !wanted.eq_ignore_ascii_case("latest") {
+        return snapshots::by_id_or_name(all, wanted);
+    }
+    snapshots::ours(all)
+        .into_iter()
+        .find(|o| {
+            o.name.kind == SnapshotKind::PrePromotion
+                && o.snapshot.source_branch_id.as_deref() != Some(prod.id.as_str())
+        })
+        .map(|o| o.snapshot)
+        .ok_or_else(|| {
+            anyhow!(
+                "`latest` found no rollback point of a completed promotion (a pre-promotion snapshot of a production branch that has since been replaced) among the project's {} snapshots; give a snapshot id or name instead",
+                all.len()
             )
-        });
-    }
-    if let Some(s) = snapshots.iter().find(|s| s.id == wanted) {
-        return Ok(s);
-    }
-    let named: Vec<&Snapshot> = snapshots.iter().filter(|s| s.name == wanted).collect();
-    match named.as_slice() {
-        [one] => Ok(one),
-        [] => anyhow::bail!(
-            "no snapshot has the id or name `{wanted}` (the project has {}); it may have expired",
-            snapshots.len()
-        ),
-        many => anyhow::bail!(
-            "{} snapshots are named `{wanted}` ({}); give the id of the one to restore",
-            many.len(),
-            many.iter()
-                .map(|s| s.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// The PR whose promotion took the snapshot, when its name carries one; a GitHub failure is a
-/// warning.
-async fn snapshot_pull(ctx: &Ctx, snapshot: &Snapshot) -> Option<PullRef> {
-    let number = SnapshotName::parse(&snapshot.name)?.pr?;
-    let github = ctx.github.as_ref()?;
-    match github.pull(number).await {
-        Ok(p) => Some(PullRef {
-            number: p.number,
-            title: p.title,
-        }),
-        Err(e) => {
-            ctx.warn(format!(
-                "could not read pull request #{number}: {e}; no comment is posted"
-            ));
-            None
-        }
-    }
-}
-
-/// A re-run of a rollback that already restored prod: nothing is restored again (that would
-/// throw away what was written since); the clean-up of the earlier try is finished.
-async fn finish_rerun(
-    ctx: &Ctx,
-    pr: Option<PullRef>,
-    prod: &Branch,
-    chosen: &Snapshot,
-    snapshots: &[Snapshot],
-) -> anyhow::Result<Outcome> {
-    let reason = format!(
-        "production `{}` ({}) is already restored from {} ({}); nothing was restored again",
-        prod.name, prod.id, chosen.id, chosen.name
-    );
-    if ctx.dry_run() {
-        return Ok(Outcome::DryRun(Plan {
-            command: "rollback",
-            calls: Vec::new(),
-        }));
-    }
-    // The snapshot the earlier try took of prod just before its restore.
-    let taken = newest(snapshots, |n, s| {
-        n.kind == SnapshotKind::PreRollback
-            && s.source_branch_id.as_deref() != Some(prod.id.as_str())
-            && not_before(&prod.created_at, &s.created_at)
-    });
-    let Some(taken) = taken else {
-        return Ok(Outcome::Skipped { reason });
-    };
-    ctx.runner.notice(&reason);
-    let undo = snapshot_ref(taken);
-    let mut progress = Progress::new(ctx, "rollback", &prod.name, true);
-    progress.undo_with(&undo);
-    progress.restored(prod);
-    let previous = taken.source_branch_id.clone().unwrap_or_default();
-    let old = progress
-        .check(
-            "Clean-up of the replaced production branch",
-            finish_old(ctx, prod, Some(&previous)).await,
-        )
-        .await?;
-    Ok(Outcome::Rollback(Rollback {
-        pr,
-        restored_snapshot: snapshot_ref(chosen),
-        rollback_snapshot: undo,
-        prod: branch_ref(prod),
-        previous_prod_id: previous.clone(),
-        old_branch: old.unwrap_or(crate::outcome::OldBranch::Deleted { id: previous }),
-    }))
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn snap(id: &str, name: &str) -> Snapshot {
+    fn snap(id: &str, name: &str, source: &str) -> Snapshot {
         Snapshot {
             id: id.into(),
             name: name.into(),
-            source_branch_id: Some("br-prod".into()),
+            source_branch_id: Some(source.into()),
             created_at: "2026-11-23T10:00:00Z".into(),
             expires_at: None,
             manual: Some(true),
+            lsn: None,
         }
     }
 
-    fn list() -> Vec<Snapshot> {
-        vec![
-            snap(
-                "s1",
-                "prod_snap_2026-11-20_10-00-00_pre-promotion_pr-1_abcdef0",
-            ),
-            snap(
-                "s2",
-                "prod_snap_2026-11-22_10-00-00_pre-promotion_pr-2_abcdef1",
-            ),
-            snap("s3", "prod_snap_2026-11-23_10-00-00_pre-rollback"),
-            snap("s4", "nightly"),
-            snap("s5", "twin"),
-            snap("s6", "twin"),
-        ]
+    fn prod(id: &str) -> Branch {
+        serde_json::from_value(serde_json::json!({ "id": id, "name": "production" })).unwrap()
     }
 
     #[test]
-    fn latest_is_the_newest_pre_promotion_snapshot() {
-        assert_eq!(choose(&list(), "latest").unwrap().id, "s2");
-        assert_eq!(choose(&list(), " LATEST ").unwrap().id, "s2");
-        assert!(choose(&list()[2..], "latest").is_err());
-    }
-
-    #[test]
-    fn ids_and_names_are_exact_and_ambiguity_is_an_error() {
-        assert_eq!(choose(&list(), "s3").unwrap().id, "s3");
-        assert_eq!(choose(&list(), "nightly").unwrap().id, "s4");
-        let twins = choose(&list(), "twin").unwrap_err().to_string();
-        assert!(twins.contains("s5, s6"), "{twins}");
-        assert!(choose(&list(), "night").is_err());
+    fn latest_undoes_the_last_completed_promotion() {
+        let all = vec![
+            snap("a", "prod_snap_2026-11-20_10-00-00_pre-promotion_pr-1_abcdef0", "br-1"),
+            snap("b", "prod_snap_2026-11-22_10-00-00_pre-promotion_pr-2_abcdef1", "br-2"),
+            // Promotion C failed before its restore: its point is of the current prod.
+            snap("c", "prod_snap_2026-11-23_10-00-00_pre-promotion_pr-3_abcdef2", "br-3"),
+            snap("d", "prod_snap_2026-11-23_11-00-00_pre-rollback", "br-3"),
+        ];
+        assert_eq!(choose(&all, "latest", &prod("br-3")).unwrap().id, "b");
+        assert_eq!(choose(&all, " LATEST ", &prod("br-3")).unwrap().id, "b");
+        assert!(choose(&all[2..], "latest", &prod("br-3")).is_err());
+        assert_eq!(choose(&all, "d", &prod("br-3")).unwrap().id, "d");
     }
 }

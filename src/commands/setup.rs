@@ -1,167 +1,148 @@
-//! setup (the guide's phase 1), idempotent: create the dev root from a production snapshot
-//! (a restore without finalize, named `dev_branch`), give it a read-write compute, delete the
-//! snapshot, protect production where the plan allows. When dev exists it says so and changes
-//! nothing, unless an earlier try stopped before dev got its compute: then it finishes.
+//! setup (the guide's Phase 1), idempotent: create the dev root from a production snapshot (a
+//! restore without finalize, named `dev_branch`), give it a read-write compute, protect
+//! production where the plan allows, and keep the snapshot as dev's baseline. A re-run
+//! finishes whatever an earlier try left undone (dev's compute, prod's protection, the
+//! baseline) and otherwise changes nothing.
 
-use jiff::Timestamp;
-
-use super::expires_at;
-use super::restore::{
-    Call, Progress, branch_ref, delete_snapshot, find_dev, find_prod, plan_lines, prod_label,
-    set_protected, take_snapshot,
-};
+use super::plan::Call;
+use super::refresh_dev::discard_leftovers;
+use super::replace::Progress;
+use super::roots::{find_dev, find_prod, prod_label, settle};
+use super::snapshots::{snapshot_ref, take};
+use super::tidy::{self, Tidy, protect};
+use super::{Done, branch_ref};
 use crate::ctx::Ctx;
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::{Branch, EndpointType, NeonError, RestoreSnapshot};
-use crate::outcome::{Outcome, Plan, Setup};
+use crate::outcome::{Failure, Outcome, Setup};
 
-pub async fn setup(ctx: &Ctx) -> anyhow::Result<Outcome> {
+pub async fn setup(ctx: &Ctx) -> Result<Done, Failure> {
     let progress = Progress::new(ctx, "setup", prod_label(ctx), true);
-    let (prod, dev) = tokio::join!(find_prod(ctx), find_dev(ctx));
-    let (prod, dev) = progress
-        .check("Preflight", prod.and_then(|p| Ok((p, dev?))))
-        .await?;
-    let dev_name = &ctx.config.dev_branch;
-    let dev = match dev {
-        Some(dev) if dev.id == prod.id => {
-            let same = anyhow::anyhow!("prod_branch and dev_branch are both `{}`", prod.name);
-            return Err(progress.fail("Preflight", same).await);
-        }
-        Some(dev) => {
-            let step = format!("Find the computes of {dev_name}");
-            let endpoints = ctx.step(step, ctx.neon.list_endpoints(&dev.id)).await;
-            let endpoints = progress.check("Preflight", endpoints).await?;
-            if endpoints.iter().any(|e| e.kind == EndpointType::ReadWrite) {
-                ctx.runner.notice(&format!(
-                    "the dev root `{}` ({}) already exists: nothing was changed",
-                    dev.name, dev.id
-                ));
-                return Ok(Outcome::Setup(Setup {
-                    prod: branch_ref(&prod),
-                    dev: branch_ref(&dev),
-                    created: false,
-                    prod_protected: prod.protected,
-                    protect_skipped: None,
-                }));
-            }
-            Some(dev)
-        }
-        None => None,
+    let read = async {
+        settle(ctx).await?;
+        let (prod, dev, all) = tokio::join!(
+            find_prod(ctx),
+            find_dev(ctx),
+            ctx.step("List snapshots", ctx.neon.list_snapshots())
+        );
+        anyhow::Ok((prod?, dev?, all?))
     };
-
-    let name =
-        SnapshotName::new(SnapshotKind::DevRefresh, Timestamp::now(), None, None).to_string();
-    let ttl = &ctx.config.candidate_snapshot_ttl;
-    if ctx.dry_run() {
-        let dev_id = dev.as_ref().map_or("{dev}", |d| d.id.as_str()).to_string();
-        let mut calls = Vec::new();
-        if dev.is_none() {
-            calls.extend([
-                Call::Snapshot {
-                    branch_id: prod.id.clone(),
-                    name,
-                    expires_at: expires_at(ttl),
-                },
-                Call::Restore {
-                    snapshot: "{snapshot}".into(),
-                    target_branch_id: None,
-                    name: Some(dev_name.clone()),
-                    finalize: false,
-                },
-            ]);
-        }
-        calls.push(Call::CreateEndpoint { branch_id: dev_id });
-        if dev.is_none() {
-            calls.push(Call::DeleteSnapshot {
-                snapshot: "{snapshot}".into(),
-            });
-        }
-        if !prod.protected {
-            calls.push(Call::Protect {
-                branch_id: prod.id.clone(),
-                protected: true,
-            });
-        }
-        return Ok(Outcome::DryRun(Plan {
-            command: "setup",
-            calls: plan_lines(ctx, &calls),
-        }));
+    let (prod, dev, all) = progress.check("Preflight", read.await).await?;
+    if dev.as_ref().is_some_and(|d| d.id == prod.id) {
+        let same = anyhow::anyhow!("prod_branch and dev_branch are both `{}`", prod.name);
+        return Err(progress.fail("Preflight", same).await);
     }
-
-    let dev = match dev {
-        Some(dev) => dev,
+    let (dev, created, snapshot) = match dev {
+        Some(dev) => {
+            let made_from = dev
+                .restored_from
+                .as_deref()
+                .and_then(|id| all.iter().find(|s| s.id == id))
+                .map(snapshot_ref);
+            (dev, false, made_from)
+        }
         None => {
-            let step = "Snapshot of production";
-            let baseline = progress
-                .check(step, take_snapshot(ctx, step, &prod, &name, ttl).await)
+            discard_leftovers(ctx, &all).await;
+            let (dev, snapshot) = progress
+                .check("Creation of the dev root", create_dev(ctx, &prod).await)
                 .await?;
-            let created = create_dev(ctx, &baseline.id).await;
-            let dev = progress.check("Creation of the dev root", created).await?;
-            let deleted = delete_snapshot(ctx, "Delete the production snapshot", &baseline).await;
-            if let Err(e) = deleted {
-                // dev is made; the snapshot expires by itself.
-                ctx.warn(format!(
-                    "could not delete the snapshot {}: {e:#}",
-                    baseline.id
-                ));
-            }
-            dev
+            (dev, true, Some(snapshot))
         }
     };
-    let compute = ctx
-        .step(format!("Start a read-write compute on {dev_name}"), async {
-            let made = ctx
-                .neon
-                .create_endpoint(&dev.id, EndpointType::ReadWrite)
-                .await?;
-            ctx.neon.wait(&made.operations).await
-        })
-        .await;
-    progress.check("Creation of dev's compute", compute).await?;
-
-    let (prod_protected, protect_skipped) = if prod.protected {
-        (true, None)
-    } else {
-        match set_protected(ctx, &format!("Protect {}", prod.name), &prod.id, true).await {
-            Ok(()) => (true, None),
-            Err(e)
-                if matches!(
-                    e.downcast_ref::<NeonError>(),
-                    Some(NeonError::Client { .. })
-                ) =>
-            {
-                let why = format!("{e:#}");
-                ctx.warn(format!(
-                    "production `{}` was not protected (the plan may not allow protected branches): {why}",
-                    prod.name
-                ));
-                (false, Some(why))
-            }
-            Err(e) => return Err(progress.fail("Protection of production", e).await),
-        }
-    };
-    Ok(Outcome::Setup(Setup {
-        prod: branch_ref(&prod),
-        dev: branch_ref(&dev),
-        created: true,
-        prod_protected,
-        protect_skipped,
-    }))
+    let compute = ensure_compute(ctx, &dev, created).await;
+    let added_compute = progress.check("Creation of dev's compute", compute).await?;
+    let protect_skipped = protect_prod(ctx, &prod)
+        .await
+        .map_err(|e| Failure::from_message(format!("{e:#}")))?;
+    if !created && !added_compute && prod.protected {
+        ctx.runner.notice(&format!(
+            "the dev root `{}` ({}) already exists: nothing was changed",
+            dev.name, dev.id
+        ));
+    }
+    // Dev was made from this prod snapshot and is still that branch: it is dev's baseline
+    // (unless an earlier try already made it one).
+    let tidy: Vec<Tidy> = snapshot
+        .filter(|s| SnapshotName::parse(&s.name).is_some_and(|n| n.kind == SnapshotKind::DevRefresh))
+        .and_then(|s| tidy::baseline(&all, &s))
+        .into_iter()
+        .collect();
+    Ok(Done {
+        outcome: Outcome::Setup(Setup {
+            prod: branch_ref(&prod),
+            dev: branch_ref(&dev),
+            created,
+            prod_protected: protect_skipped.is_none(),
+            protect_skipped,
+        }),
+        tidy,
+    })
 }
 
-/// The dev root: a new root branch restored from the snapshot under dev's name, not finalized
-/// (there is no branch to replace).
-async fn create_dev(ctx: &Ctx, snapshot_id: &str) -> anyhow::Result<Branch> {
-    let req = RestoreSnapshot {
-        name: Some(ctx.config.dev_branch.clone()),
-        target_branch_id: None,
-        finalize_restore: false,
+/// Snapshot prod (kept afterwards as dev's baseline, so it lives as long as a rollback point)
+/// and restore it, without finalize, as a new root branch named `dev_branch`.
+async fn create_dev(ctx: &Ctx, prod: &Branch) -> anyhow::Result<(Branch, crate::outcome::SnapshotRef)> {
+    let name = SnapshotName::new(SnapshotKind::DevRefresh, ctx.now(), None, None).to_string();
+    let ttl = &ctx.config.rollback_snapshot_ttl;
+    let snapshot = snapshot_ref(&take(ctx, "Snapshot of production", prod, &name, ttl, &[]).await?);
+    let dev_name = &ctx.config.dev_branch;
+    let call = Call::Restore {
+        snapshot_id: snapshot.id.clone(),
+        request: RestoreSnapshot {
+            name: Some(dev_name.clone()),
+            target_branch_id: None,
+            finalize_restore: false,
+        },
     };
-    let label = format!("Create {} from the snapshot", ctx.config.dev_branch);
-    ctx.step(label, async {
-        let restored = ctx.neon.restore_snapshot(snapshot_id, &req).await?;
-        ctx.neon.wait(&restored.operations).await?;
-        Ok::<_, NeonError>(restored.value)
-    })
-    .await
+    let made = ctx
+        .apply(format!("Create {dev_name} from the snapshot"), call)
+        .await?;
+    let dev = made.and_then(|s| s.branch()).unwrap_or_else(|| Branch {
+        id: "{dev}".into(),
+        name: dev_name.clone(),
+        ..prod.clone()
+    });
+    Ok((dev, snapshot))
+}
+
+/// Gives dev a read-write compute unless it has one (a branch just made has none). Returns
+/// whether one was added.
+async fn ensure_compute(ctx: &Ctx, dev: &Branch, just_made: bool) -> anyhow::Result<bool> {
+    if !just_made {
+        let label = format!("Find the computes of {}", dev.name);
+        let endpoints = ctx.step(label, ctx.neon.list_endpoints(&dev.id)).await?;
+        if endpoints.iter().any(|e| e.kind == EndpointType::ReadWrite) {
+            return Ok(false);
+        }
+    }
+    let call = Call::CreateEndpoint {
+        branch_id: dev.id.clone(),
+        kind: EndpointType::ReadWrite,
+    };
+    ctx.apply(format!("Start a read-write compute on {}", dev.name), call)
+        .await?;
+    Ok(true)
+}
+
+/// Protects prod unless it is; a plan without protected branches is a warning, not a failure.
+/// Returns why it was skipped, if it was.
+async fn protect_prod(ctx: &Ctx, prod: &Branch) -> anyhow::Result<Option<String>> {
+    if prod.protected {
+        return Ok(None);
+    }
+    match protect(ctx, &format!("Protect {}", prod.name), &prod.id, true).await {
+        Ok(()) => Ok(None),
+        Err(e) if matches!(e.downcast_ref::<NeonError>(), Some(NeonError::Client { .. })) => {
+            let why = format!("{e:#}");
+            ctx.warn(format!(
+                "production `{}` was not protected (the plan may not allow protected branches): {why}",
+                prod.name
+            ));
+            Ok(Some(why))
+        }
+        Err(e) => Err(e.context(format!(
+            "protecting production `{}` failed; dev is ready; production is untouched; re-run to protect it",
+            prod.name
+        ))),
+    }
 }

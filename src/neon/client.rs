@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{
-    ApiError, Branch, CreateBranch, CreatedBranch, Endpoint, EndpointType, NeonError, Operation,
+    ApiError, Branch, SchemaTable, CreateBranch, CreatedBranch, Endpoint, EndpointType, NeonError, Operation,
     RestoreSnapshot, Snapshot, UpdateBranch, WithOps,
 };
 use crate::retry::{RetryPolicy, backoff, is_ambiguous, parse_retry_after, retry};
@@ -605,6 +605,80 @@ impl NeonClient {
             )
             .await?;
         Ok(answer.operations)
+    }
+
+    /// A branch's structured schema for one database (`GET …/schema?format=json`).
+    pub async fn branch_schema(
+        &self,
+        branch_id: &str,
+        database: &str,
+    ) -> Result<Vec<SchemaTable>, NeonError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            json: Option<Json>,
+        }
+        #[derive(Deserialize)]
+        struct Json {
+            #[serde(default)]
+            tables: Vec<SchemaTable>,
+        }
+        let query = [
+            ("db_name", database.to_string()),
+            ("format", "json".to_string()),
+        ];
+        let path = self.path(&["branches", branch_id, "schema"]);
+        let answer: Answer = self.get("get branch schema", &path, &query).await?;
+        Ok(answer.json.map(|j| j.tables).unwrap_or_default())
+    }
+
+    /// The unified diff of the SQL schemas from `base_branch_id` to `branch_id`
+    /// (`GET …/compare_schema`).
+    pub async fn compare_schema(
+        &self,
+        branch_id: &str,
+        base_branch_id: &str,
+        database: &str,
+    ) -> Result<String, NeonError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            diff: Option<String>,
+        }
+        let query = [
+            ("base_branch_id", base_branch_id.to_string()),
+            ("db_name", database.to_string()),
+        ];
+        let path = self.path(&["branches", branch_id, "compare_schema"]);
+        let answer: Answer = self.get("compare schemas", &path, &query).await?;
+        Ok(answer.diff.unwrap_or_default())
+    }
+
+    /// Renames a snapshot (`PATCH /snapshots/{s}`); repeating it is harmless.
+    pub async fn rename_snapshot(&self, id: &str, name: &str) -> Result<Snapshot, NeonError> {
+        #[derive(Deserialize)]
+        struct One {
+            snapshot: Snapshot,
+        }
+        let body = json!({ "snapshot": { "name": name } });
+        let path = self.path(&["snapshots", id]);
+        let one: One = self
+            .call("update snapshot", true, Method::PATCH, &path, &[], Some(&body))
+            .await?;
+        Ok(one.snapshot)
+    }
+
+    /// The project's recent operations on one branch, whatever their status (newest first).
+    pub async fn branch_operations(&self, branch_id: &str) -> Result<Vec<Operation>, NeonError> {
+        let query = [("limit", OPERATION_PAGE.to_string())];
+        let page: OperationPage = self
+            .get("list operations", &self.path(&["operations"]), &query)
+            .await?;
+        Ok(page
+            .operations
+            .into_iter()
+            .filter(|op| op.branch_id.as_deref() == Some(branch_id))
+            .collect())
     }
 
     /// Waits for operations to end, bounded by the `timeout` setting (`crate::poll`).

@@ -46,6 +46,18 @@ pub enum NeonError {
         status: String,
         error: String,
     },
+    /// 401/403: the API key is wrong or not of this project's organisation.
+    #[error("not authorized: {}", .0.message)]
+    Unauthorized(ApiError),
+    /// A 404 about the project itself.
+    #[error("project not found: {}", .0.message)]
+    ProjectNotFound(ApiError),
+    /// The API host cannot be reached and retrying will not help (refused, no such host, TLS).
+    #[error("cannot reach {host}: {reason}")]
+    Unreachable { host: String, reason: String },
+    /// Neon asked to wait (Retry-After) past what `timeout` leaves.
+    #[error("rate limited until {until}, past the timeout: {}", .api.message)]
+    RateLimitedPastTimeout { until: String, api: ApiError },
     /// The `timeout` input ran out while retrying or waiting.
     #[error("gave up after {0:?} ({1})")]
     Deadline(Duration, String),

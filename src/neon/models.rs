@@ -21,6 +21,9 @@ pub struct Branch {
     /// The snapshot this branch was restored from (set on the branch a restore creates).
     #[serde(default)]
     pub restored_from: Option<String>,
+    /// The branch a finalized restore replaced with this one (its id moved to `<name> (old)`).
+    #[serde(default)]
+    pub restored_as: Option<String>,
     #[serde(default)]
     pub created_at: String,
 }
@@ -43,6 +46,9 @@ pub struct Snapshot {
     pub expires_at: Option<String>,
     #[serde(default)]
     pub manual: Option<bool>,
+    /// The branch's LSN when the snapshot was taken (`0/16B3748`).
+    #[serde(default)]
+    pub lsn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -74,7 +80,8 @@ pub enum OperationStatus {
 }
 
 impl OperationStatus {
-    /// finished, skipped and cancelled end a wait; failed and error end it as a failure.
+    /// finished and skipped end a wait; failed, error and cancelled end it as a failure (a
+    /// cancelled operation did not do its work).
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -82,7 +89,7 @@ impl OperationStatus {
         )
     }
     pub fn is_failure(self) -> bool {
-        matches!(self, Self::Failed | Self::Error)
+        matches!(self, Self::Failed | Self::Error | Self::Cancelled)
     }
 }
 
@@ -102,6 +109,15 @@ pub struct Endpoint {
 pub enum EndpointType {
     ReadWrite,
     ReadOnly,
+}
+
+impl EndpointType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadWrite => "read_write",
+            Self::ReadOnly => "read_only",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -169,4 +185,31 @@ pub struct RestoreSnapshot {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_branch_id: Option<String>,
     pub finalize_restore: bool,
+}
+
+/// A table of `GET …/schema?format=json` (`json.tables[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SchemaTable {
+    pub schema: String,
+    pub name: String,
+    #[serde(default)]
+    pub columns: Vec<SchemaColumn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SchemaColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    #[serde(default)]
+    pub nullable: Option<bool>,
+    #[serde(default)]
+    pub generated: bool,
+}
+
+impl SchemaColumn {
+    /// A column Neon does not say is NOT NULL allows NULL (Postgres's default).
+    pub fn nullable(&self) -> bool {
+        self.nullable.unwrap_or(true)
+    }
 }

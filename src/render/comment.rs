@@ -1,12 +1,14 @@
 //! The sticky pull request comment: the preview branch, or what a promotion or rollback did to
 //! production and how to undo it. Never a password or a connection string.
 
-use super::{CommentInfo, cap, code, escape};
+use super::{CommentInfo, cap, code, escape, schema};
 use crate::github::MARKER;
-use crate::outcome::{CleanupResult, OldBranch, Outcome};
+use crate::outcome::{CleanupResult, OldBranch, Outcome, SnapshotRef};
 
 /// GitHub refuses bodies over 65,536 characters; ours stays well below.
 const LIMIT: usize = 60_000;
+/// The schema diff's share of a comment; the rest of the body is small.
+const SCHEMA_LIMIT: usize = 40_000;
 
 /// The comment for an outcome that belongs to a pull request; `None` for the others.
 pub fn comment(outcome: &Outcome, info: &CommentInfo) -> Option<String> {
@@ -22,7 +24,7 @@ pub fn comment(outcome: &Outcome, info: &CommentInfo) -> Option<String> {
                 escape(&p.branch.name),
                 info.console(&p.branch.id),
                 code(&p.branch.id),
-                code(&p.db_host),
+                p.connection.as_ref().map_or("-".into(), |c| code(&c.host)),
             )
         }
         Outcome::Cleanup(c) => {
@@ -48,43 +50,64 @@ pub fn comment(outcome: &Outcome, info: &CommentInfo) -> Option<String> {
         Outcome::Promote(p) if p.already_promoted => format!(
             "### 🐘 Already promoted\n\nCommit {} was promoted to production earlier; nothing was changed.\n\n{}",
             code(&crate::naming::short_sha(&p.sha)),
-            rollback_section(info, &p.rollback_snapshot.id)
+            rollback_section(info, p.rollback_snapshot.as_ref())
         ),
         Outcome::Promote(p) => format!(
             "### 🚀 dev promoted to production\n\n\
              | | |\n|---|---|\n\
-             | Production | [{}]({}) |\n| Rollback snapshot | {} |\n| Candidate snapshot | {} |\n| Commit | {} |\n| Replaced branch | {} |\n\n{}",
+             | Production | [{}]({}) |\n| Rollback snapshot | {} |\n| Candidate snapshot | {} |\n| Commit | {} |\n\n{}{}{}",
             escape(&p.prod.name),
             info.console(&p.prod.id),
-            code(&p.rollback_snapshot.id),
+            p.rollback_snapshot.as_ref().map_or("-".into(), |r| code(&r.id)),
             code(&p.candidate_snapshot.id),
             code(&crate::naming::short_sha(&p.sha)),
-            old_branch(&p.old_branch),
-            rollback_section(info, &p.rollback_snapshot.id)
+            p.prod_changed.as_ref().map(schema::prod_change).unwrap_or_default(),
+            p.schema
+                .as_ref()
+                .map(|d| schema::section(d, "production → dev", SCHEMA_LIMIT))
+                .unwrap_or_default(),
+            rollback_section(info, p.rollback_snapshot.as_ref())
+        ),
+        Outcome::Diff(d) => format!(
+            "### 🐘 Neon preview branch: schema compared with dev\n\n\
+             | | |\n|---|---|\n\
+             | Branch | [{}]({}) |\n| Branch id | {} |\n| Expires | {} |\n\n{}",
+            escape(&d.branch.name),
+            info.console(&d.branch.id),
+            code(&d.branch.id),
+            d.expires_at.as_deref().map_or("never".into(), code),
+            schema::section(&d.schema, "dev → this pull request", SCHEMA_LIMIT)
         ),
         Outcome::Rollback(r) => format!(
             "### ⏪ Production rolled back\n\n\
              | | |\n|---|---|\n\
-             | Production | [{}]({}) |\n| Restored snapshot | {} ({}) |\n| Pre-rollback snapshot | {} |\n| Replaced branch | {} |\n\n\
-             To undo this rollback, restore the pre-rollback snapshot:\n\n```sh\n{}\n```\n",
+             | Production | [{}]({}) |\n| Restored snapshot | {} ({}) |\n| Pre-rollback snapshot | {} |\n\n{}",
             escape(&r.prod.name),
             info.console(&r.prod.id),
             code(&r.restored_snapshot.id),
             escape(&r.restored_snapshot.name),
-            code(&r.rollback_snapshot.id),
-            old_branch(&r.old_branch),
-            info.rollback_command(&r.rollback_snapshot.id)
+            r.rollback_snapshot.as_ref().map_or("-".into(), |u| code(&u.id)),
+            match &r.rollback_snapshot {
+                Some(u) => format!(
+                    "To undo this rollback, restore the pre-rollback snapshot:\n\n```sh\n{}\n```\n",
+                    info.rollback_command(&u.id)
+                ),
+                None => String::new(),
+            }
         ),
         _ => return None,
     };
     Some(cap(format!("{MARKER}\n{body}"), LIMIT))
 }
 
-fn rollback_section(info: &CommentInfo, snapshot_id: &str) -> String {
+fn rollback_section(info: &CommentInfo, snapshot: Option<&SnapshotRef>) -> String {
+    let Some(snapshot) = snapshot else {
+        return String::new();
+    };
     format!(
         "To roll production back to before this promotion:\n\n```sh\n{}\n```\n\n\
          ⚠️ Writes made to production after the rollback snapshot are lost by a rollback.\n",
-        info.rollback_command(snapshot_id)
+        info.rollback_command(&snapshot.id)
     )
 }
 

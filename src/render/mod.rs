@@ -3,10 +3,11 @@
 //! carry the connection strings, which these functions deliberately leave out).
 
 mod comment;
+mod schema;
 mod summary;
 
 pub use comment::comment;
-pub use summary::{failure_summary, summary};
+pub use summary::{failure_summary, summary, tidied};
 
 /// What the renderers need besides the outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,16 @@ pub struct CommentInfo {
 }
 
 impl CommentInfo {
+    /// From the run's settings and GitHub context (the repository may come from `--repo`).
+    pub fn new(config: &crate::config::Config, gh: Option<&crate::event::GitHubContext>) -> Self {
+        Self {
+            project_id: config.project_id.clone(),
+            server_url: gh.map_or_else(|| "https://github.com".into(), |g| g.server_url.clone()),
+            repository: config.repo.clone().or_else(|| gh.map(|g| g.repository.clone())),
+            workflow: gh.and_then(|g| g.workflow.clone()),
+        }
+    }
+
     /// The Neon Console page of a branch.
     fn console(&self, branch_id: &str) -> String {
         format!(
@@ -194,11 +205,23 @@ mod golden {
                 branch: branch("br-preview-11111111", "preview/pr-42-feat/<b>*x*</b>"),
                 created: true,
                 expires_at: Some("2026-11-30T10:15:00Z".into()),
-                db_url: format!("postgresql://neondb_owner:{PASSWORD}@ep-a-1.aws.neon.tech/neondb?sslmode=require"),
-                db_url_pooled: format!("postgresql://neondb_owner:{PASSWORD}@ep-a-1-pooler.aws.neon.tech/neondb?sslmode=require"),
-                db_host: "ep-a-1.aws.neon.tech".into(),
-                db_host_pooled: "ep-a-1-pooler.aws.neon.tech".into(),
-                password: PASSWORD.into(),
+                connection: Some(connection()),
+            })),
+            ("connect", Outcome::Connect(Connect {
+                branch: branch("br-dev-66666666", "dev"),
+                connection: connection(),
+            })),
+            ("checkpoint", Outcome::Checkpoint(Checkpoint {
+                snapshot: snap("snap-checkpoint-4", "prod_snap_2026-11-26_09-00-00_checkpoint"),
+                prod: prod.clone(),
+                expires_at: Some("2026-12-26T09:00:00Z".into()),
+            })),
+            ("diff", Outcome::Diff(Diff {
+                pr: pr(),
+                branch: branch("br-preview-11111111", "preview/pr-42-feat"),
+                dev: branch("br-dev-66666666", "dev"),
+                expires_at: Some("2026-11-30T10:15:00Z".into()),
+                schema: schema_diff(),
             })),
             ("cleanup", Outcome::Cleanup(Cleanup {
                 pr: pr(),
@@ -211,25 +234,29 @@ mod golden {
                 sha: "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12".into(),
                 prod: prod.clone(),
                 previous_prod_id: "br-old-prod-33333333".into(),
-                rollback_snapshot: snap("snap-rollback-1", "prod_snap_2026-11-23_10-15-00_pre-promotion_pr-42_ab12cd3"),
+                rollback_snapshot: Some(snap("snap-rollback-1", "prod_snap_2026-11-23_10-15-00_pre-promotion_pr-42_ab12cd3")),
                 candidate_snapshot: snap("snap-candidate-1", "dev_snap_2026-11-23_10-15-00_candidate_pr-42_ab12cd3"),
-                old_branch: OldBranch::Deleted { id: "br-old-prod-33333333".into() },
-                candidate_deleted: true,
                 already_promoted: false,
+                schema: Some(schema_diff()),
+                prod_changed: Some(ProdChange {
+                    changed: true,
+                    baseline: Some(snap("snap-baseline-0", "dev_snap_2026-11-20_10-00-00_baseline_pr-41_0a1b2c3")),
+                    baseline_taken: Some("2026-11-20T10:00:00Z".parse().unwrap()),
+                    wal_bytes: Some(1_572_864),
+                    why: "production took 1.5 MiB of WAL since dev's baseline dev_snap_2026-11-20_10-00-00_baseline_pr-41_0a1b2c3".into(),
+                }),
             })),
             ("rollback", Outcome::Rollback(Rollback {
                 pr: pr(),
                 restored_snapshot: snap("snap-rollback-1", "prod_snap_2026-11-23_10-15-00_pre-promotion_pr-42_ab12cd3"),
-                rollback_snapshot: snap("snap-prerollback-2", "prod_snap_2026-11-24_09-00-00_pre-rollback"),
+                rollback_snapshot: Some(snap("snap-prerollback-2", "prod_snap_2026-11-24_09-00-00_pre-rollback")),
                 prod: prod.clone(),
                 previous_prod_id: "br-new-prod-22222222".into(),
-                old_branch: OldBranch::Kept { id: "br-new-prod-22222222".into() },
             })),
             ("refresh-dev", Outcome::RefreshDev(RefreshDev {
                 prod_snapshot: snap("snap-refresh-3", "prod_snap_2026-11-25_08-00-00_dev-refresh"),
                 dev: branch("br-new-dev-44444444", "dev"),
                 previous_dev_id: "br-old-dev-55555555".into(),
-                old_branch: OldBranch::KeptWithChildren { id: "br-old-dev-55555555".into(), children: vec!["preview/pr-7-x".into()] },
             })),
             ("setup", Outcome::Setup(Setup {
                 prod,
@@ -244,7 +271,7 @@ mod golden {
                 kept: vec![("production (old)".into(), "it has children: x".into())],
             })),
             ("dry-run", Outcome::DryRun(Plan {
-                command: "promote",
+                command: crate::config::CommandName::Promote,
                 calls: vec![
                     "POST /projects/autumn-fog-12345678/branches/br-prod/snapshot name=prod_snap_…".into(),
                     "POST /projects/autumn-fog-12345678/snapshots/<candidate>/restore target_branch_id=br-prod finalize_restore=true".into(),
@@ -252,6 +279,30 @@ mod golden {
             })),
             ("skipped", Outcome::Skipped { reason: "a push to `feature`, not to the promotion branch `main`".into() }),
         ]
+    }
+
+    /// A PR that drops a column and adds a required one; a hostile column name.
+    fn schema_diff() -> crate::schema::SchemaDiff {
+        use crate::schema::Change;
+        crate::schema::SchemaDiff {
+            database: "neondb".into(),
+            changes: vec![
+                Change::DroppedColumn { table: "public.orders".into(), column: "legacy_<b>code</b>".into() },
+                Change::NewRequiredColumn { table: "public.orders".into(), column: "coupon".into() },
+                Change::AddedTable { table: "public.coupons".into() },
+            ],
+            diff: "--- production\n+++ dev\n@@ -1,4 +1,4 @@\n CREATE TABLE public.orders (\n-    legacy_code text\n+    coupon text NOT NULL\n );\n+CREATE TABLE public.coupons (id bigint NOT NULL);\n".into(),
+        }
+    }
+
+    fn connection() -> ConnectionInfo {
+        ConnectionInfo {
+            password: PASSWORD.into(),
+            host: "ep-a-1.aws.neon.tech".into(),
+            pooler_host: "ep-a-1-pooler.aws.neon.tech".into(),
+            url: format!("postgresql://neondb_owner:{PASSWORD}@ep-a-1.aws.neon.tech/neondb?sslmode=require"),
+            pooled_url: format!("postgresql://neondb_owner:{PASSWORD}@ep-a-1-pooler.aws.neon.tech/neondb?sslmode=require"),
+        }
     }
 
     fn steps() -> Vec<StepRecord> {
@@ -303,6 +354,16 @@ mod golden {
                 check(&format!("comment-{name}.md"), &body);
             }
         }
+        let tidy = Tidied {
+            old_branch: Some(OldBranch::KeptWithChildren {
+                id: "br-old-dev-55555555".into(),
+                children: vec!["preview/pr-7-x".into()],
+            }),
+            baseline: Some(snap("snap-candidate-1", "dev_snap_2026-11-23_10-15-00_baseline_pr-42_ab12cd3")),
+            deleted_snapshots: vec![snap("snap-old-0", "prod_snap_2026-10-01_10-00-00_pre-promotion")],
+            failed: Vec::new(),
+        };
+        check("summary-tidied.md", &tidied(&tidy, &steps(), &warnings));
         check(
             "summary-failed.md",
             &failure_summary(
@@ -334,7 +395,7 @@ mod golden {
 
     #[test]
     fn comments_carry_the_marker_and_stay_under_githubs_limit() {
-        let mut long = outcomes().remove(1).1;
+        let mut long = outcomes().into_iter().find(|(n, _)| *n == "cleanup").unwrap().1;
         if let Outcome::Cleanup(c) = &mut long {
             c.result = CleanupResult::KeptWithChildren(
                 (0..20_000).map(|i| format!("child-{i}")).collect(),

@@ -4,11 +4,14 @@
 use std::fmt::Write as _;
 
 use super::comment::old_branch;
+use super::schema;
 use super::{CommentInfo, cap, code, escape};
 use crate::ctx::StepRecord;
-use crate::outcome::{CleanupResult, Outcome};
+use crate::outcome::{CleanupResult, Outcome, SnapshotRef, Tidied};
 
 const LIMIT: usize = 256 * 1024;
+/// The whole schema diff goes in the summary, up to this much.
+const SCHEMA_LIMIT: usize = 200 * 1024;
 /// At most this many rows in any one list.
 const MAX_ROWS: usize = 200;
 
@@ -46,8 +49,41 @@ pub fn summary(
                 "Expires",
                 p.expires_at.as_deref().map_or("never".into(), code),
             ),
-            ("Host", code(&p.db_host)),
-            ("Pooled host", code(&p.db_host_pooled)),
+            (
+                "Host",
+                p.connection.as_ref().map_or("-".into(), |c| code(&c.host)),
+            ),
+            (
+                "Pooled host",
+                p.connection
+                    .as_ref()
+                    .map_or("-".into(), |c| code(&c.pooler_host)),
+            ),
+        ],
+        Outcome::Connect(c) => vec![
+            (
+                "Branch",
+                format!("[{}]({})", escape(&c.branch.name), info.console(&c.branch.id)),
+            ),
+            ("Branch id", code(&c.branch.id)),
+            ("Host", code(&c.connection.host)),
+            ("Pooled host", code(&c.connection.pooler_host)),
+            (
+                "Connection strings",
+                "in this step's outputs `db_url` and `db_url_pooled` (masked in the log)".into(),
+            ),
+        ],
+        Outcome::Checkpoint(c) => vec![
+            (
+                "Production",
+                format!("[{}]({})", escape(&c.prod.name), info.console(&c.prod.id)),
+            ),
+            ("Checkpoint", snapshot(&c.snapshot)),
+            (
+                "Expires",
+                c.expires_at.as_deref().map_or("never".into(), code),
+            ),
+            ("Roll back to it with", code(&info.rollback_command(&c.snapshot.id))),
         ],
         Outcome::Cleanup(c) => vec![
             ("Preview branch", escape(&c.branch_name)),
@@ -82,26 +118,18 @@ pub fn summary(
             ),
             (
                 "Rollback snapshot",
-                format!(
-                    "{} ({})",
-                    code(&p.rollback_snapshot.id),
-                    escape(&p.rollback_snapshot.name)
-                ),
+                p.rollback_snapshot.as_ref().map_or("-".into(), snapshot),
             ),
             (
                 "Candidate snapshot",
-                format!(
-                    "{} ({}){}",
-                    code(&p.candidate_snapshot.id),
-                    escape(&p.candidate_snapshot.name),
-                    if p.candidate_deleted { ", deleted" } else { "" }
-                ),
+                format!("{}, now dev's baseline", snapshot(&p.candidate_snapshot)),
             ),
             ("Previous production id", code(&p.previous_prod_id)),
-            ("Replaced branch", old_branch(&p.old_branch)),
             (
                 "Roll back with",
-                code(&info.rollback_command(&p.rollback_snapshot.id)),
+                p.rollback_snapshot
+                    .as_ref()
+                    .map_or("-".into(), |r| code(&info.rollback_command(&r.id))),
             ),
         ],
         Outcome::Rollback(r) => vec![
@@ -117,12 +145,16 @@ pub fn summary(
                     escape(&r.restored_snapshot.name)
                 ),
             ),
-            ("Pre-rollback snapshot", code(&r.rollback_snapshot.id)),
+            (
+                "Pre-rollback snapshot",
+                r.rollback_snapshot.as_ref().map_or("-".into(), snapshot),
+            ),
             ("Previous production id", code(&r.previous_prod_id)),
-            ("Replaced branch", old_branch(&r.old_branch)),
             (
                 "Undo with",
-                code(&info.rollback_command(&r.rollback_snapshot.id)),
+                r.rollback_snapshot
+                    .as_ref()
+                    .map_or("-".into(), |u| code(&info.rollback_command(&u.id))),
             ),
         ],
         Outcome::RefreshDev(r) => vec![
@@ -139,7 +171,6 @@ pub fn summary(
                 ),
             ),
             ("Previous dev id", code(&r.previous_dev_id)),
-            ("Replaced branch", old_branch(&r.old_branch)),
         ],
         Outcome::Setup(x) => vec![
             (
@@ -194,6 +225,16 @@ pub fn summary(
             }
             vec![]
         }
+        Outcome::Diff(d) => {
+            s.push_str(&format!(
+                "| | |\n|---|---|\n| Preview branch | [{}]({}) |\n| Compared with | {} |\n\n",
+                escape(&d.branch.name),
+                info.console(&d.branch.id),
+                escape(&d.dev.name)
+            ));
+            s.push_str(&schema::section(&d.schema, "dev → this pull request", SCHEMA_LIMIT));
+            vec![]
+        }
         Outcome::DryRun(plan) => {
             s.push_str("**Dry run**: every read was made; these calls would follow, in order, and none was sent.\n\n");
             for (i, call) in plan.calls.iter().take(MAX_ROWS).enumerate() {
@@ -210,8 +251,42 @@ pub fn summary(
         }
         s.push('\n');
     }
+    if let Outcome::Promote(p) = outcome {
+        if let Some(change) = &p.prod_changed {
+            s.push_str(&schema::prod_change(change));
+        }
+        if let Some(diff) = &p.schema {
+            s.push_str(&schema::section(diff, "production → dev", SCHEMA_LIMIT));
+        }
+    }
     steps_and_warnings(&mut s, steps, warnings);
     cap(s, LIMIT)
+}
+
+/// What the clean-up after a verified restore did, appended to the summary once it ran.
+pub fn tidied(t: &Tidied, steps: &[StepRecord], warnings: &[String]) -> String {
+    let mut s = String::from("### Clean-up
+
+");
+    if let Some(old) = &t.old_branch {
+        let _ = writeln!(s, "- Replaced branch: {}", old_branch(old));
+    }
+    if let Some(b) = &t.baseline {
+        let _ = writeln!(s, "- Dev's baseline: {}", snapshot(b));
+    }
+    for d in t.deleted_snapshots.iter().take(MAX_ROWS) {
+        let _ = writeln!(s, "- Deleted snapshot {}", snapshot(d));
+    }
+    if t.old_branch.is_none() && t.baseline.is_none() && t.deleted_snapshots.is_empty() {
+        s.push_str("- Nothing to clean up.\n");
+    }
+    s.push('\n');
+    steps_and_warnings(&mut s, steps, warnings);
+    cap(s, LIMIT)
+}
+
+fn snapshot(s: &SnapshotRef) -> String {
+    format!("{} ({})", code(&s.id), escape(&s.name))
 }
 
 /// The summary of a failed run: the error, then what was done before it.

@@ -6,11 +6,11 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::{CommandName, Config, UsageError};
+use crate::config::{CommandName, Config, Mode, UsageError};
 
 /// What the runner tells us about the run.
 #[derive(Debug, Clone)]
-pub struct GithubContext {
+pub struct GitHubContext {
     pub event_name: String,
     /// `owner/repo`
     pub repository: String,
@@ -19,6 +19,9 @@ pub struct GithubContext {
     pub server_url: String,
     /// The workflow file (from `GITHUB_WORKFLOW_REF`) or name, for `gh workflow run`.
     pub workflow: Option<String>,
+    /// `GITHUB_RUN_ID`: the same for every attempt of a run, so a re-run can recognise what
+    /// its first attempt did.
+    pub run_id: Option<u64>,
     pub payload: Value,
 }
 
@@ -40,13 +43,18 @@ pub struct PushInfo {
     /// The pushed commit (`after`).
     pub sha: String,
     pub branch: String,
+    /// When the push happened (`repository.pushed_at`); a re-run keeps it, so a promotion can
+    /// tell a later change to prod from its own.
+    pub pushed_at: Option<jiff::Timestamp>,
 }
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    Preview(PullRequestInfo),
-    Cleanup(PullRequestInfo),
+    /// `None`: no pull request, a literal `branch_name` names the branch.
+    Preview(Option<PullRequestInfo>),
+    Cleanup(Option<PullRequestInfo>),
+    Diff(Option<PullRequestInfo>),
     Promote(Option<PushInfo>),
     Rollback {
         snapshot_id: String,
@@ -54,15 +62,38 @@ pub enum Route {
     RefreshDev,
     Setup,
     Sweep,
+    Connect,
+    Checkpoint {
+        sha: Option<String>,
+    },
     /// Deliberately nothing (exit 0 with a notice).
     Skip {
         reason: String,
     },
 }
 
-impl GithubContext {
+impl Route {
+    /// The command this route runs; `None` for a skip.
+    pub fn command(&self) -> Option<CommandName> {
+        Some(match self {
+            Route::Preview(_) => CommandName::Preview,
+            Route::Cleanup(_) => CommandName::Cleanup,
+            Route::Diff(_) => CommandName::Diff,
+            Route::Promote(_) => CommandName::Promote,
+            Route::Rollback { .. } => CommandName::Rollback,
+            Route::RefreshDev => CommandName::RefreshDev,
+            Route::Setup => CommandName::Setup,
+            Route::Sweep => CommandName::Sweep,
+            Route::Connect => CommandName::Connect,
+            Route::Checkpoint { .. } => CommandName::Checkpoint,
+            Route::Skip { .. } => return None,
+        })
+    }
+}
+
+impl GitHubContext {
     /// `None` outside GitHub Actions (no `GITHUB_EVENT_NAME`).
-    pub fn from_env() -> Result<Option<GithubContext>, UsageError> {
+    pub fn from_env() -> Result<Option<GitHubContext>, UsageError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let Some(event_name) = var("GITHUB_EVENT_NAME") else {
             return Ok(None);
@@ -97,7 +128,8 @@ impl GithubContext {
                     .map(str::to_string)
             })
             .unwrap_or_default();
-        Ok(Some(GithubContext {
+        Ok(Some(GitHubContext {
+            run_id: var("GITHUB_RUN_ID").and_then(|id| id.parse().ok()),
             event_name,
             repository,
             api_url: var("GITHUB_API_URL")
@@ -184,6 +216,19 @@ struct PushEvent {
 struct PushRepo {
     #[serde(default)]
     default_branch: Option<String>,
+    /// Seconds since the epoch in push payloads (a date string in other events).
+    #[serde(default)]
+    pushed_at: Option<Value>,
+}
+
+impl PushRepo {
+    fn pushed_at(&self) -> Option<jiff::Timestamp> {
+        match self.pushed_at.as_ref()? {
+            Value::Number(n) => jiff::Timestamp::from_second(n.as_i64()?).ok(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
 }
 
 fn pull_request_info(payload: &Value) -> Result<(String, PullRequestInfo), UsageError> {
@@ -215,7 +260,7 @@ fn pull_request_info(payload: &Value) -> Result<(String, PullRequestInfo), Usage
 }
 
 /// The event → command mapping of SPEC §2, and explicit `command:` values.
-pub fn route(config: &Config, gh: Option<&GithubContext>) -> Result<Route, UsageError> {
+pub fn route(config: &Config, gh: Option<&GitHubContext>) -> Result<Route, UsageError> {
     let pr = match gh.filter(|g| g.is_pull_request()) {
         Some(g) => Some(pull_request_info(&g.payload)?),
         None => None,
@@ -240,51 +285,60 @@ pub fn route(config: &Config, gh: Option<&GithubContext>) -> Result<Route, Usage
             "project_id: required; pass your Neon project id (Settings → General in the Neon Console)",
         ));
     }
-    let pr_info = |command: &str| -> Result<PullRequestInfo, UsageError> {
-        pr.as_ref().map(|(_, p)| p.clone()).or_else(|| cli_pull_request(config)).ok_or_else(|| {
-            usage(
-                "command",
-                format!("command `{command}` needs a pull request: run it on a pull_request event, or pass --pr and --ref"),
-            )
-        })
+    let pr = pr.map(|(action, p)| (action, Some(p)));
+    let named = config.branch_name.is_some();
+    let target = |command: CommandName| -> Result<Option<PullRequestInfo>, UsageError> {
+        let found = pr.as_ref().and_then(|(_, p)| p.clone()).or_else(|| cli_pull_request(config));
+        if found.is_some() || named {
+            return Ok(found);
+        }
+        let how = match config.mode {
+            Mode::Action => "run it on a pull_request event, or give `branch_name:`",
+            Mode::Cli => "pass --pr (and --ref), or --branch-name",
+        };
+        Err(usage(
+            "command",
+            format!("command `{}` needs a pull request: {how}", command.as_str()),
+        ))
     };
-    match config.command {
-        CommandName::Preview => return pr_info("preview").map(Route::Preview),
-        CommandName::Cleanup => return pr_info("cleanup").map(Route::Cleanup),
-        CommandName::Promote => {
-            let push = gh
-                .and_then(|g| PushEvent::deserialize(&g.payload).ok())
-                .and_then(|p| {
-                    p.git_ref.strip_prefix("refs/heads/").map(|b| PushInfo {
-                        sha: p.after.clone(),
-                        branch: b.to_string(),
-                    })
-                })
-                .or_else(|| cli_push(config));
-            return Ok(Route::Promote(push));
-        }
-        CommandName::Rollback => {
-            return snapshot_id(config, gh)
-                .map(|snapshot_id| Route::Rollback { snapshot_id })
-                .ok_or_else(|| usage("snapshot_id", "command `rollback` needs `snapshot_id`: a snapshot id, a snapshot name, or `latest`"));
-        }
-        CommandName::RefreshDev => return Ok(Route::RefreshDev),
-        CommandName::Setup => return Ok(Route::Setup),
-        CommandName::Sweep => return Ok(Route::Sweep),
-        CommandName::Auto => {}
+    if let Some(command) = config.command {
+        return Ok(match command {
+            CommandName::Preview => Route::Preview(target(command)?),
+            CommandName::Cleanup => Route::Cleanup(target(command)?),
+            CommandName::Diff => Route::Diff(target(command)?),
+            CommandName::Promote => Route::Promote(
+                gh.and_then(|g| push_info(&g.payload)).or_else(|| cli_push(config)),
+            ),
+            CommandName::Rollback => Route::Rollback {
+                snapshot_id: snapshot_id(config, gh).ok_or_else(|| {
+                    usage("snapshot_id", "command `rollback` needs `snapshot_id`: a snapshot id, a snapshot name, or `latest`")
+                })?,
+            },
+            CommandName::RefreshDev => Route::RefreshDev,
+            CommandName::Setup => Route::Setup,
+            CommandName::Sweep => Route::Sweep,
+            CommandName::Connect => Route::Connect,
+            CommandName::Checkpoint => Route::Checkpoint {
+                sha: gh
+                    .and_then(|g| g.payload["after"].as_str().or(g.payload["pull_request"]["head"]["sha"].as_str()))
+                    .map(str::to_string)
+                    .or_else(|| config.sha.clone()),
+            },
+        });
     }
     let Some(gh) = gh else {
         return Err(usage(
             "command",
-            "command: `auto` needs a GitHub Actions event; outside GitHub name the command (preview, cleanup, promote, rollback, refresh-dev, setup, sweep)",
+            "command: `auto` needs a GitHub Actions event; outside GitHub name the command (preview, cleanup, promote, rollback, refresh-dev, setup, sweep, diff, connect, checkpoint)",
         ));
     };
     match gh.event_name.as_str() {
         "pull_request" | "pull_request_target" => {
             let (action, pr) = pr.expect("parsed above for pull request events");
+            let pr = pr.expect("a pull request event has one");
             Ok(match action.as_str() {
-                "opened" | "reopened" | "synchronize" | "ready_for_review" => Route::Preview(pr),
-                "closed" => Route::Cleanup(pr),
+                "opened" | "reopened" | "synchronize" | "ready_for_review" => Route::Preview(Some(pr)),
+                "closed" => Route::Cleanup(Some(pr)),
                 other => Route::Skip {
                     reason: format!("pull request action `{other}` needs no Neon change"),
                 },
@@ -341,14 +395,22 @@ fn route_push(config: &Config, payload: &Value) -> Result<Route, UsageError> {
             ),
         });
     }
-    Ok(Route::Promote(Some(PushInfo {
+    Ok(Route::Promote(push_info(payload)))
+}
+
+/// The pushed commit of a `push` payload to a branch.
+fn push_info(payload: &Value) -> Option<PushInfo> {
+    let push = PushEvent::deserialize(payload).ok()?;
+    let branch = push.git_ref.strip_prefix("refs/heads/")?.to_string();
+    Some(PushInfo {
+        pushed_at: push.repository.as_ref().and_then(PushRepo::pushed_at),
         sha: push.after,
-        branch: branch.to_string(),
-    })))
+        branch,
+    })
 }
 
 /// The rollback target: the input, else the dispatch's `inputs.snapshot_id`.
-fn snapshot_id(config: &Config, gh: Option<&GithubContext>) -> Option<String> {
+fn snapshot_id(config: &Config, gh: Option<&GitHubContext>) -> Option<String> {
     config.snapshot_id.clone().or_else(|| {
         gh.and_then(|g| g.payload["inputs"]["snapshot_id"].as_str())
             .map(str::trim)
@@ -374,222 +436,9 @@ fn cli_push(config: &Config) -> Option<PushInfo> {
     Some(PushInfo {
         sha: config.sha.clone()?,
         branch: config.git_ref.clone().unwrap_or_default(),
+        pushed_at: None,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::RawInputs;
-    use serde_json::json;
-
-    /// Real payloads from `@octokit/webhooks-examples@7.6.1`, via `scripts/fetch-fixtures.sh`.
-    fn examples(event: &str) -> Vec<Value> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let index = root.join(
-            ".cache/npm-pack/_octokit_webhooks-examples-7.6.1/package/api.github.com/index.json",
-        );
-        if !index.exists() {
-            let ok = std::process::Command::new(root.join("scripts/fetch-fixtures.sh"))
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "scripts/fetch-fixtures.sh failed");
-        }
-        let all: Vec<Value> =
-            serde_json::from_str(&std::fs::read_to_string(index).unwrap()).unwrap();
-        let found = all.into_iter().find(|e| e["name"] == event).unwrap();
-        found["examples"].as_array().unwrap().clone()
-    }
-
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        let mut raw = RawInputs {
-            api_key: Some("key".into()),
-            project_id: Some("autumn-fog-12345678".into()),
-            ..RawInputs::default()
-        };
-        for (k, v) in pairs {
-            let v = Some(v.to_string());
-            match *k {
-                "api_key" => raw.api_key = v,
-                "snapshot_id" => raw.snapshot_id = v,
-                "command" => raw.command = v,
-                "promotion_branch" => raw.promotion_branch = v,
-                _ => unreachable!(),
-            }
-        }
-        Config::from_raw(raw).unwrap()
-    }
-
-    fn gh(event: &str, payload: Value) -> GithubContext {
-        GithubContext {
-            event_name: event.into(),
-            repository: "o/r".into(),
-            api_url: "https://api.github.com".into(),
-            server_url: "https://github.com".into(),
-            workflow: None,
-            payload,
-        }
-    }
-
-    #[test]
-    fn every_pull_request_example_routes_by_its_action() {
-        for p in examples("pull_request") {
-            let action = p["action"].as_str().unwrap().to_string();
-            let route = route(&config(&[]), Some(&gh("pull_request", p.clone()))).unwrap();
-            let number = p["pull_request"]["number"].as_u64().unwrap();
-            match (action.as_str(), &route) {
-                (
-                    "opened" | "reopened" | "synchronize" | "ready_for_review",
-                    Route::Preview(pr),
-                )
-                | ("closed", Route::Cleanup(pr)) => {
-                    assert_eq!(pr.number, number);
-                    assert_eq!(pr.head_sha, p["pull_request"]["head"]["sha"]);
-                    assert_eq!(pr.head_ref, p["pull_request"]["head"]["ref"]);
-                }
-                (_, Route::Skip { .. })
-                    if ![
-                        "opened",
-                        "reopened",
-                        "synchronize",
-                        "ready_for_review",
-                        "closed",
-                    ]
-                    .contains(&action.as_str()) => {}
-                _ => panic!("{action} routed to {route:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn a_fork_without_api_key_is_skipped_elsewhere_it_is_an_error() {
-        let mut p = examples("pull_request")
-            .into_iter()
-            .find(|p| p["action"] == "opened")
-            .unwrap();
-        let no_key = config(&[("api_key", " ")]);
-        let same = route(&no_key, Some(&gh("pull_request", p.clone()))).unwrap_err();
-        assert_eq!(same.input, "api_key");
-        p["pull_request"]["head"]["repo"]["full_name"] = json!("someone/fork");
-        let r = route(&no_key, Some(&gh("pull_request", p.clone()))).unwrap();
-        assert!(matches!(r, Route::Skip { .. }), "{r:?}");
-        let Route::Preview(pr) = route(&config(&[]), Some(&gh("pull_request", p.clone()))).unwrap()
-        else {
-            panic!()
-        };
-        assert!(pr.from_fork);
-        p["pull_request"]["head"]["repo"] = Value::Null;
-        assert!(matches!(
-            route(&no_key, Some(&gh("pull_request", p))).unwrap(),
-            Route::Skip { .. }
-        ));
-        assert_eq!(
-            route(&no_key, Some(&gh("schedule", json!({}))))
-                .unwrap_err()
-                .input,
-            "api_key"
-        );
-    }
-
-    #[test]
-    fn pushes_promote_only_the_promotion_branch() {
-        for p in examples("push") {
-            let r = route(&config(&[]), Some(&gh("push", p.clone()))).unwrap();
-            let git_ref = p["ref"].as_str().unwrap();
-            let default = format!(
-                "refs/heads/{}",
-                p["repository"]["default_branch"].as_str().unwrap()
-            );
-            if git_ref == default && p["deleted"] == false {
-                assert_eq!(
-                    r,
-                    Route::Promote(Some(PushInfo {
-                        sha: p["after"].as_str().unwrap().into(),
-                        branch: default[11..].into()
-                    }))
-                );
-            } else {
-                assert!(matches!(r, Route::Skip { .. }), "{git_ref}: {r:?}");
-            }
-        }
-        let push = |git_ref: &str, deleted: bool| json!({"ref": git_ref, "after": "abc", "deleted": deleted, "repository": {"default_branch": "main"}});
-        let r = |p| route(&config(&[]), Some(&gh("push", p))).unwrap();
-        assert_eq!(
-            r(push("refs/heads/main", false)),
-            Route::Promote(Some(PushInfo {
-                sha: "abc".into(),
-                branch: "main".into()
-            }))
-        );
-        assert!(matches!(
-            r(push("refs/heads/feature", false)),
-            Route::Skip { .. }
-        ));
-        assert!(matches!(r(push("refs/tags/v1", false)), Route::Skip { .. }));
-        assert!(matches!(
-            r(push("refs/heads/main", true)),
-            Route::Skip { .. }
-        ));
-        let release = route(
-            &config(&[("promotion_branch", "release")]),
-            Some(&gh("push", push("refs/heads/release", false))),
-        )
-        .unwrap();
-        assert!(matches!(release, Route::Promote(Some(_))));
-    }
-
-    #[test]
-    fn dispatch_rolls_back_schedule_sweeps_other_events_are_refused() {
-        let mut d = examples("workflow_dispatch").remove(0);
-        d["inputs"] = json!({});
-        assert_eq!(
-            route(&config(&[]), Some(&gh("workflow_dispatch", d.clone())))
-                .unwrap_err()
-                .input,
-            "snapshot_id"
-        );
-        assert_eq!(
-            route(
-                &config(&[("snapshot_id", "latest")]),
-                Some(&gh("workflow_dispatch", d.clone()))
-            )
-            .unwrap(),
-            Route::Rollback {
-                snapshot_id: "latest".into()
-            }
-        );
-        d["inputs"] = json!({"snapshot_id": "snap-1"});
-        assert_eq!(
-            route(&config(&[]), Some(&gh("workflow_dispatch", d))).unwrap(),
-            Route::Rollback {
-                snapshot_id: "snap-1".into()
-            }
-        );
-        assert_eq!(
-            route(
-                &config(&[]),
-                Some(&gh("schedule", json!({"schedule": "0 3 * * *"})))
-            )
-            .unwrap(),
-            Route::Sweep
-        );
-        let issues = examples("issues").remove(0);
-        let e = route(&config(&[]), Some(&gh("issues", issues))).unwrap_err();
-        assert!(e.message.contains("pull_request"), "{}", e.message);
-    }
-
-    #[test]
-    fn explicit_commands_outside_github_need_their_settings() {
-        assert_eq!(
-            route(&config(&[("command", "sweep")]), None).unwrap(),
-            Route::Sweep
-        );
-        assert_eq!(
-            route(&config(&[("command", "preview")]), None)
-                .unwrap_err()
-                .input,
-            "command"
-        );
-        assert_eq!(route(&config(&[]), None).unwrap_err().input, "command");
-    }
-}
+mod tests;

@@ -1,46 +1,22 @@
-//! The names neon-promote gives things, and how it recognises them again later: preview branch
-//! names (from the `preview_branch_name` template) and snapshot names (which carry the UTC time,
-//! the PR number and the short commit sha, so `latest`, sweep and the re-run check can find our
-//! snapshots among everybody else's). Pure functions only: no I/O.
+//! Preview branch names: the `preview_branch_name` template filled in and sanitised to a valid,
+//! stable Neon name, and the way back from a name to its pull request (for sweep).
 //!
-//! Preview branch names keep `[A-Za-z0-9._/-]` and map every other character (unicode, `#`,
-//! spaces, control characters) to `-`, collapse repeated separators and trim them at both ends,
-//! so the name is also safe to print. Names over 256 characters (Neon's limit) are cut and get a
-//! stable hash of the full name, so two long refs never share a branch. `{sha}` is the 7-character
-//! short sha, as git prints it.
+//! Names keep `[A-Za-z0-9._/-]` and map every other character (unicode, `#`, spaces, control
+//! characters) to `-`, collapse repeated separators and trim them at both ends, so the name is
+//! also safe to print. Names over 256 characters (Neon's limit) are cut and get a stable hash
+//! of the full name, so two long refs never share a branch. `{sha}` is the 7-character short
+//! sha, as git prints it.
 
-use std::fmt;
-
-use jiff::Timestamp;
-use jiff::civil::DateTime;
-use jiff::tz::TimeZone;
+use super::short_sha;
 
 /// Neon's limit for a branch name (`maxLength: 256` in the OpenAPI spec).
 pub const MAX_BRANCH_NAME: usize = 256;
-
-/// How many characters of a commit sha names carry (`git log --oneline`).
-pub const SHORT_SHA: usize = 7;
 
 /// Characters that separate words in a name: collapsed when repeated, trimmed at the ends.
 const SEPARATORS: [char; 3] = ['-', '/', '.'];
 
 /// Hex digits of the hash that ends a truncated name.
 const HASH_LEN: usize = 8;
-
-/// The snapshot time format: UTC, no characters Neon or a shell would mind.
-const TIME_FORMAT: &str = "%Y-%m-%d_%H-%M-%S";
-
-/// The short form of a commit sha: its first 7 characters, lowercased.
-pub fn short_sha(sha: &str) -> String {
-    sha.trim()
-        .chars()
-        .take(SHORT_SHA)
-        .collect::<String>()
-        .to_ascii_lowercase()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Preview branches
 
 /// The preview branch name for a PR: the template with `{pr}`, `{ref}` and `{sha}` (short)
 /// filled in, sanitised to a valid, non-empty, stable Neon name of at most 256 characters.
@@ -49,17 +25,27 @@ pub fn preview_branch_name(template: &str, pr: u64, head_ref: &str, head_sha: &s
         .replace("{pr}", &pr.to_string())
         .replace("{ref}", head_ref)
         .replace("{sha}", &short_sha(head_sha));
-    let name = sanitise(&rendered);
+    // Only a template without `{pr}` can come out empty (say `{ref}` for a ref in Japanese).
+    fit(&rendered, &format!("pr-{pr}"))
+}
+
+/// create-branch-action's `branch_name`: a literal name, sanitised the same way.
+pub fn literal_branch_name(name: &str) -> String {
+    fit(name, "preview")
+}
+
+/// Sanitised, never empty (`fallback`), at most 256 characters with a stable hash when cut.
+fn fit(rendered: &str, fallback: &str) -> String {
+    let name = sanitise(rendered);
     if name.is_empty() {
-        // Only a template without `{pr}` can come out empty (say `{ref}` for a ref in Japanese).
-        return format!("pr-{pr}");
+        return fallback.to_string();
     }
     if name.len() <= MAX_BRANCH_NAME {
         return name;
     }
     // ASCII only from here on, so byte lengths are character counts.
     let head = name[..MAX_BRANCH_NAME - HASH_LEN - 1].trim_end_matches(SEPARATORS);
-    format!("{head}-{}", stable_hash(&rendered))
+    format!("{head}-{}", stable_hash(rendered))
 }
 
 /// The PR number of a preview branch that `template` made, or `None` when the name is not one
@@ -209,149 +195,6 @@ fn match_atoms(
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Snapshots
-
-/// Why we took a snapshot; its tag in the name, and the branch it is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotKind {
-    /// Of prod, before a promotion: the rollback point (`latest` picks the newest).
-    PrePromotion,
-    /// Of dev, what a promotion restores onto prod.
-    Candidate,
-    /// Of prod, before a rollback, so the rollback itself can be undone.
-    PreRollback,
-    /// Of prod, restored onto dev by refresh-dev.
-    DevRefresh,
-}
-
-impl SnapshotKind {
-    const ALL: [Self; 4] = [
-        Self::PrePromotion,
-        Self::Candidate,
-        Self::PreRollback,
-        Self::DevRefresh,
-    ];
-
-    fn tag(self) -> &'static str {
-        match self {
-            Self::PrePromotion => "pre-promotion",
-            Self::Candidate => "candidate",
-            Self::PreRollback => "pre-rollback",
-            Self::DevRefresh => "dev-refresh",
-        }
-    }
-
-    fn source(self) -> &'static str {
-        match self {
-            Self::Candidate => "dev",
-            Self::PrePromotion | Self::PreRollback | Self::DevRefresh => "prod",
-        }
-    }
-}
-
-/// A snapshot name in our convention, e.g.
-/// `prod_snap_2026-11-23_10-15-00_pre-promotion_pr-42_ab12cd3` or
-/// `prod_snap_2026-11-23_10-15-00_dev-refresh`. The PR and sha parts are optional.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotName {
-    pub kind: SnapshotKind,
-    /// UTC, whole seconds.
-    pub taken_at: Timestamp,
-    pub pr: Option<u64>,
-    /// Short (7 characters), lowercase hex.
-    pub sha: Option<String>,
-}
-
-impl SnapshotName {
-    /// A name for a snapshot taken now-ish; a `sha` that is not hex (a CLI typo) is left out
-    /// rather than making a name the parser would not recognise.
-    pub fn new(
-        kind: SnapshotKind,
-        taken_at: Timestamp,
-        pr: Option<u64>,
-        sha: Option<&str>,
-    ) -> Self {
-        let taken_at = taken_at.round(jiff::Unit::Second).unwrap_or(taken_at);
-        let sha = sha.map(short_sha).filter(|s| is_hex(s));
-        Self {
-            kind,
-            taken_at,
-            pr,
-            sha,
-        }
-    }
-
-    /// Recognises a name this action gave; `None` for anybody else's snapshot.
-    pub fn parse(name: &str) -> Option<Self> {
-        let kind = SnapshotKind::ALL.into_iter().find_map(|kind| {
-            let rest = name.strip_prefix(kind.source())?.strip_prefix("_snap_")?;
-            let tag = rest.get(20..)?.split('_').next()?;
-            (tag == kind.tag()).then_some(kind)
-        })?;
-        let rest = &name[kind.source().len() + "_snap_".len()..];
-        let (time, rest) = rest.split_at_checked(19)?;
-        let datetime = DateTime::strptime(TIME_FORMAT, time).ok()?;
-        let taken_at = TimeZone::UTC.to_timestamp(datetime).ok()?;
-        let mut parts = rest.strip_prefix('_')?.split('_').skip(1).peekable();
-        let pr = match parts.peek().and_then(|p| p.strip_prefix("pr-")) {
-            Some(number) => {
-                let number = number.parse().ok()?;
-                parts.next();
-                Some(number)
-            }
-            None => None,
-        };
-        let sha = match parts.next() {
-            Some(sha) if (4..=40).contains(&sha.len()) && is_hex(sha) => Some(sha.to_string()),
-            Some(_) => return None,
-            None => None,
-        };
-        if parts.next().is_some() {
-            return None;
-        }
-        Some(Self {
-            kind,
-            taken_at,
-            pr,
-            sha,
-        })
-    }
-
-    /// Whether this snapshot was taken for `sha` (full or short): the re-run check.
-    pub fn is_for_commit(&self, sha: &str) -> bool {
-        let sha = sha.trim().to_ascii_lowercase();
-        self.sha
-            .as_deref()
-            .is_some_and(|short| sha.starts_with(short))
-    }
-}
-
-fn is_hex(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-impl fmt::Display for SnapshotName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}_snap_{}_{}",
-            self.kind.source(),
-            self.taken_at.strftime(TIME_FORMAT),
-            self.kind.tag()
-        )?;
-        if let Some(pr) = self.pr {
-            write!(f, "_pr-{pr}")?;
-        }
-        if let Some(sha) = &self.sha {
-            write!(f, "_{sha}")?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,9 +202,6 @@ mod tests {
     const DEFAULT: &str = "preview/pr-{pr}-{ref}";
     const SHA: &str = "AB12CD34EF567890ab12cd34ef567890ab12cd34";
 
-    fn at(text: &str) -> Timestamp {
-        text.parse().expect("timestamp")
-    }
 
     #[test]
     fn default_template_keeps_plain_refs() {
@@ -481,91 +321,5 @@ mod tests {
             assert_eq!(preview_pr_number(DEFAULT, name), None, "{name}");
         }
         assert_eq!(preview_pr_number("{ref}", "feature"), None);
-    }
-
-    #[test]
-    fn snapshot_names_follow_the_convention() {
-        let t = at("2026-11-23T10:15:00.75Z");
-        let name = SnapshotName::new(SnapshotKind::PrePromotion, t, Some(42), Some(SHA));
-        assert_eq!(
-            name.to_string(),
-            "prod_snap_2026-11-23_10-15-01_pre-promotion_pr-42_ab12cd3"
-        );
-        let cases = [
-            (
-                SnapshotKind::Candidate,
-                Some(42),
-                Some(SHA),
-                "dev_snap_2026-11-23_10-15-00_candidate_pr-42_ab12cd3",
-            ),
-            (
-                SnapshotKind::PreRollback,
-                None,
-                None,
-                "prod_snap_2026-11-23_10-15-00_pre-rollback",
-            ),
-            (
-                SnapshotKind::DevRefresh,
-                None,
-                None,
-                "prod_snap_2026-11-23_10-15-00_dev-refresh",
-            ),
-            (
-                SnapshotKind::PrePromotion,
-                None,
-                Some(SHA),
-                "prod_snap_2026-11-23_10-15-00_pre-promotion_ab12cd3",
-            ),
-            (
-                SnapshotKind::PrePromotion,
-                Some(9),
-                Some("not a sha"),
-                "prod_snap_2026-11-23_10-15-00_pre-promotion_pr-9",
-            ),
-        ];
-        for (kind, pr, sha, want) in cases {
-            let name = SnapshotName::new(kind, at("2026-11-23T10:15:00Z"), pr, sha);
-            assert_eq!(name.to_string(), want);
-            assert_eq!(SnapshotName::parse(want), Some(name), "{want}");
-        }
-    }
-
-    #[test]
-    fn snapshot_names_of_others_are_not_ours() {
-        for name in [
-            "prod_snap_2026-11-23_10-15-00",
-            "dev_snap_2026-11-23_10-15-00_pre-promotion_pr-1_abcdef0",
-            "prod_snap_2026-11-23_10-15-00_candidate",
-            "prod_snap_2026-13-23_10-15-00_pre-promotion",
-            "prod_snap_2026-11-23_10-15-00_pre-promotion_pr-x",
-            "prod_snap_2026-11-23_10-15-00_pre-promotion_pr-1_xyz1234",
-            "prod_snap_2026-11-23_10-15-00_pre-promotion_pr-1_abcdef0_more",
-            "prod_snap_2026-11-23_10-15-00_pre-promotionx",
-            "my nightly snapshot",
-            "",
-        ] {
-            assert_eq!(SnapshotName::parse(name), None, "{name}");
-        }
-    }
-
-    #[test]
-    fn snapshots_are_matched_to_their_commit() {
-        let name = SnapshotName::new(
-            SnapshotKind::PrePromotion,
-            at("2026-11-23T10:15:00Z"),
-            None,
-            Some(SHA),
-        );
-        assert!(name.is_for_commit(SHA));
-        assert!(name.is_for_commit("ab12cd3"));
-        assert!(!name.is_for_commit("ab12cd4ffff"));
-        assert!(!name.is_for_commit(""));
-        let no_sha = SnapshotName::new(
-            SnapshotKind::PreRollback,
-            at("2026-11-23T10:15:00Z"),
-            None,
-            None,
-        );
-        assert!(!no_sha.is_for_commit(SHA));
     }
 }

@@ -1,0 +1,162 @@
+//! Finding the two root branches everything revolves around: production and the dev root.
+//! A branch input is a name or an id. An id goes stale after a finalized restore (the id stays
+//! with the replaced branch, now `<name> (old)`), so a branch given by id that a restore
+//! replaced is refused rather than promoted onto, snapshotted or branched from.
+
+use anyhow::{anyhow, bail};
+
+use crate::ctx::Ctx;
+use crate::neon::Branch;
+
+/// How production is named in messages before it is found.
+pub fn prod_label(ctx: &Ctx) -> &str {
+    ctx.config.prod_branch.as_deref().unwrap_or("production")
+}
+
+/// Production: the `prod_branch` input (name or id), else the project's default branch.
+pub async fn find_prod(ctx: &Ctx) -> anyhow::Result<Branch> {
+    let prod = match &ctx.config.prod_branch {
+        None => {
+            ctx.step("Find production", ctx.neon.default_branch())
+                .await?
+        }
+        Some(name) => resolve(ctx, "Find production", name)
+            .await?
+            .ok_or_else(|| {
+                anyhow!(
+                    "production branch `{name}` ({}) does not exist",
+                    ctx.config.input("prod_branch")
+                )
+            })?,
+    };
+    ensure_root(&prod, "production", &ctx.config.input("prod_branch"))?;
+    Ok(prod)
+}
+
+/// The dev root (`dev_branch`), or `None` when it does not exist yet.
+pub async fn find_dev(ctx: &Ctx) -> anyhow::Result<Option<Branch>> {
+    let name = &ctx.config.dev_branch;
+    let dev = resolve(ctx, &format!("Find {name}"), name).await?;
+    if let Some(dev) = &dev {
+        ensure_root(dev, "the dev root", &ctx.config.input("dev_branch"))?;
+    }
+    Ok(dev)
+}
+
+/// The dev root, which promote, refresh-dev and previews cannot do without.
+pub async fn require_dev(ctx: &Ctx) -> anyhow::Result<Branch> {
+    find_dev(ctx).await?.ok_or_else(|| missing_dev(ctx))
+}
+
+/// Says both fixes: create dev, or name the branch to use instead (create-branch-action's
+/// users expect the project's default branch as the parent; ours is `dev`).
+pub fn missing_dev(ctx: &Ctx) -> anyhow::Error {
+    let dev = &ctx.config.dev_branch;
+    let given = if ctx.config.dev_branch_given {
+        format!("the dev root `{dev}` ({})", ctx.config.input("dev_branch"))
+    } else {
+        format!("the dev root `{dev}` (the default of {})", ctx.config.input("dev_branch"))
+    };
+    anyhow!(
+        "{given} does not exist in Neon project `{}`; create it once with {}, or set {} to an existing branch name",
+        ctx.config.project_id,
+        ctx.config.command_hint("setup"),
+        ctx.config.input("parent_branch"),
+    )
+}
+
+/// The branch whose name or id is `name_or_id`. One given by id that a finalized restore
+/// replaced is refused: it holds the data from before that restore.
+async fn resolve(ctx: &Ctx, label: &str, name_or_id: &str) -> anyhow::Result<Option<Branch>> {
+    let Some(found) = ctx
+        .step(label.to_string(), ctx.neon.find_branch(name_or_id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    if found.name == name_or_id || found.id != name_or_id {
+        return Ok(Some(found));
+    }
+    let replacement = if is_replaced_name(&found.name) {
+        None
+    } else {
+        let branches = ctx
+            .step("List branches", ctx.neon.list_branches())
+            .await?;
+        match branches
+            .into_iter()
+            .find(|b| b.restored_as.as_deref() == Some(found.id.as_str()))
+        {
+            Some(b) => Some(b),
+            None => return Ok(Some(found)),
+        }
+    };
+    let now = replacement.map_or_else(
+        || format!("`{}`", found.name),
+        |b| format!("`{}` (the branch that replaced it is {})", found.name, b.id),
+    );
+    bail!(
+        "branch id `{name_or_id}` names a branch that a restore replaced, now {now}: it holds the data from before that restore; give the branch by its name instead"
+    )
+}
+
+/// `<name> (old)` or `<name> (old) 2`, … as Neon renames the branch a restore replaced.
+pub fn is_replaced_name(name: &str) -> bool {
+    match name.rfind(" (old)") {
+        Some(at) => {
+            let rest = &name[at + " (old)".len()..];
+            rest.is_empty()
+                || rest
+                    .strip_prefix(' ')
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        }
+        None => false,
+    }
+}
+
+/// Snapshots can only be taken of root branches, and a restore only replaces roots we expect.
+fn ensure_root(branch: &Branch, role: &str, input: &str) -> anyhow::Result<()> {
+    if !branch.is_root() {
+        bail!(
+            "`{}` ({}) is {role} ({input}) but not a root branch (its parent is {}); Neon snapshots only root branches",
+            branch.name,
+            branch.id,
+            branch.parent_id.as_deref().unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
+/// Waits until no operation of the project runs: a re-run started right after a cancelled run
+/// must not judge prod while that run's restore is still under way.
+pub async fn settle(ctx: &Ctx) -> anyhow::Result<()> {
+    let running = ctx
+        .step("Check for running operations", ctx.neon.running_operations())
+        .await?;
+    if running.is_empty() {
+        return Ok(());
+    }
+    let label = format!("Wait for {} running operation(s)", running.len());
+    ctx.step(label, ctx.neon.wait(&running)).await.or_else(|e| {
+        // Another run's failure is not ours; what it left is judged from the state.
+        match e.downcast_ref::<crate::neon::NeonError>() {
+            Some(crate::neon::NeonError::OperationFailed { .. }) => Ok(()),
+            _ => Err(e),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaced_branches_are_recognised_by_neons_naming() {
+        assert!(is_replaced_name("production (old)"));
+        assert!(is_replaced_name("production (old) 2"));
+        assert!(!is_replaced_name("production (old) x"));
+        assert!(!is_replaced_name("production (old)2"));
+        assert!(!is_replaced_name("production"));
+        assert!(!is_replaced_name("production-old"));
+    }
+}

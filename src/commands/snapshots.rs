@@ -1,0 +1,292 @@
+//! Snapshots: taking one (with the quota relief SPEC §3 allows), deleting one, and knowing
+//! which of the project's snapshots are ours and what each is for (rollback points, dev's
+//! baseline, candidates). Retention deletes only our own rollback points beyond
+//! `rollback_snapshots_kept`, oldest first, never the one just taken and never anybody else's.
+
+use anyhow::anyhow;
+
+use super::expires_at;
+use super::plan::Call;
+use crate::config::Expiry;
+use crate::ctx::Ctx;
+use crate::naming::{SnapshotKind, SnapshotName};
+use crate::neon::{Branch, NeonError, Snapshot};
+use crate::outcome::SnapshotRef;
+
+pub fn snapshot_ref(s: &Snapshot) -> SnapshotRef {
+    SnapshotRef {
+        id: s.id.clone(),
+        name: s.name.clone(),
+    }
+}
+
+/// One of our snapshots, with what its name says.
+#[derive(Debug, Clone)]
+pub struct Ours<'a> {
+    pub snapshot: &'a Snapshot,
+    pub name: SnapshotName,
+}
+
+/// Our snapshots among a project's, newest first (by the time in the name, then creation).
+pub fn ours(all: &[Snapshot]) -> Vec<Ours<'_>> {
+    let mut ours: Vec<Ours<'_>> = all
+        .iter()
+        .filter_map(|s| {
+            SnapshotName::parse(&s.name).map(|name| Ours { snapshot: s, name })
+        })
+        .collect();
+    ours.sort_by(|a, b| {
+        (b.name.taken_at, &b.snapshot.created_at).cmp(&(a.name.taken_at, &a.snapshot.created_at))
+    });
+    ours
+}
+
+/// Dev's baseline: the newest snapshot of ours named as one (there should be exactly one).
+pub fn baseline<'a>(all: &'a [Snapshot]) -> Option<&'a Snapshot> {
+    ours(all)
+        .into_iter()
+        .find(|o| o.name.kind == SnapshotKind::Baseline)
+        .map(|o| o.snapshot)
+}
+
+/// Takes a snapshot of a root branch and waits for it. When the quota refuses it, our own
+/// oldest rollback points beyond `rollback_snapshots_kept` (counting this one, and never
+/// `keep`) are deleted and it is tried once more; still refused, the error lists what holds
+/// the quota. A snapshot whose operation failed is deleted again, so nothing reuses it.
+/// In a dry run, a placeholder with the name and no id.
+pub async fn take(
+    ctx: &Ctx,
+    label: &str,
+    branch: &Branch,
+    name: &str,
+    ttl: &Expiry,
+    keep: &[&SnapshotRef],
+) -> anyhow::Result<Snapshot> {
+    let call = Call::Snapshot {
+        branch_id: branch.id.clone(),
+        name: name.to_string(),
+        expires_at: expires_at(ttl, ctx.now()),
+    };
+    let first = ctx.apply(label, call.clone()).await;
+    let taken = match first {
+        Err(e) if is_quota(&e) => match relieve_quota(ctx, keep).await {
+            Ok(freed) if freed > 0 => ctx.apply(format!("{label} (again)"), call).await,
+            Ok(_) => Err(e),
+            Err(list_err) => Err(e.context(format!("(the snapshots could not be listed: {list_err:#})"))),
+        },
+        other => other,
+    };
+    match taken {
+        Ok(Some(sent)) => sent
+            .snapshot()
+            .ok_or_else(|| anyhow!("Neon answered the snapshot of `{}` without it", branch.name)),
+        Ok(None) => Ok(placeholder(branch, name)),
+        Err(e) if is_quota(&e) => Err(explain_quota(ctx, e).await),
+        Err(e) => {
+            if is_failed_operation(&e) {
+                discard_failed(ctx, name).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Deletes our own oldest rollback points until at most `rollback_snapshots_kept` remain,
+/// counting the one about to be taken (or `keep`, just taken). Returns how many went.
+async fn relieve_quota(ctx: &Ctx, keep: &[&SnapshotRef]) -> anyhow::Result<usize> {
+    let all = ctx.step("List snapshots", ctx.neon.list_snapshots()).await?;
+    let kept = ctx.config.rollback_snapshots_kept;
+    // The snapshot being taken is one of ours; if a rollback point was just taken, it counts.
+    let room = kept.saturating_sub(1);
+    let doomed = surplus(&all, room, keep);
+    let mut freed = 0;
+    for s in doomed {
+        let label = format!("Delete the old rollback point {} (quota)", s.name);
+        match delete(ctx, &label, &s).await {
+            Ok(()) => freed += 1,
+            Err(e) => ctx.warn(format!("could not delete {} to free the quota: {e:#}", s.id)),
+        }
+    }
+    Ok(freed)
+}
+
+/// Our rollback points beyond the `room` newest (not counting `keep`), oldest first.
+pub fn surplus(all: &[Snapshot], room: usize, keep: &[&SnapshotRef]) -> Vec<SnapshotRef> {
+    let kept_ids: Vec<&str> = keep.iter().map(|k| k.id.as_str()).collect();
+    let points: Vec<&Snapshot> = ours(all)
+        .into_iter()
+        .filter(|o| o.name.kind.is_rollback_point())
+        .map(|o| o.snapshot)
+        .filter(|s| !kept_ids.contains(&s.id.as_str()))
+        .collect();
+    points.iter().skip(room).rev().map(|s| snapshot_ref(s)).collect()
+}
+
+/// After a verified promotion or rollback: our rollback points beyond `rollback_snapshots_kept`
+/// (counting `just_taken`), oldest first. Deletion failures are warnings.
+pub async fn prune(ctx: &Ctx, just_taken: &SnapshotRef) -> anyhow::Result<Vec<SnapshotRef>> {
+    let all = ctx.step("List snapshots", ctx.neon.list_snapshots()).await?;
+    let room = ctx.config.rollback_snapshots_kept.saturating_sub(1);
+    let mut deleted = Vec::new();
+    for s in surplus(&all, room, &[just_taken]) {
+        let label = format!("Delete the old rollback point {}", s.name);
+        match delete(ctx, &label, &s).await {
+            Ok(()) => deleted.push(s),
+            Err(e) => ctx.warn(format!("could not delete the old rollback point {}: {e:#}", s.id)),
+        }
+    }
+    Ok(deleted)
+}
+
+/// A snapshot whose operation failed exists but holds nothing: find it by name and delete it.
+async fn discard_failed(ctx: &Ctx, name: &str) {
+    let found = match ctx.step("List snapshots", ctx.neon.list_snapshots()).await {
+        Ok(all) => all.into_iter().find(|s| s.name == name),
+        Err(_) => None,
+    };
+    if let Some(s) = found {
+        let label = format!("Delete the failed snapshot {name}");
+        if let Err(e) = delete(ctx, &label, &snapshot_ref(&s)).await {
+            ctx.warn(format!("could not delete the failed snapshot {}: {e:#}", s.id));
+        }
+    }
+}
+
+/// Deletes a snapshot and waits; one already gone is fine.
+pub async fn delete(ctx: &Ctx, label: &str, snapshot: &SnapshotRef) -> anyhow::Result<()> {
+    let call = Call::DeleteSnapshot {
+        snapshot_id: snapshot.id.clone(),
+    };
+    ctx.apply(label, call).await.map(drop)
+}
+
+/// A refused snapshot for quota, with the snapshots that hold it; any other error unchanged.
+pub async fn explain_quota(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
+    if !is_quota(&e) {
+        return e;
+    }
+    let holders = match ctx.step("List snapshots", ctx.neon.list_snapshots()).await {
+        Ok(list) => describe(&list),
+        Err(list_err) => format!("(could not list them: {list_err:#})"),
+    };
+    e.context(format!(
+        "the snapshot quota is full, held by: {holders}; delete one of them (or wait for it to expire), or lower rollback_snapshots_kept, and re-run"
+    ))
+}
+
+pub fn is_quota(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<NeonError>(), Some(NeonError::QuotaExceeded(_)))
+}
+
+fn is_failed_operation(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<NeonError>(),
+        Some(NeonError::OperationFailed { .. })
+    )
+}
+
+/// `name (id, created …, expires …)`, comma-separated.
+fn describe(list: &[Snapshot]) -> String {
+    if list.is_empty() {
+        return "no snapshot the API lists".into();
+    }
+    list.iter()
+        .map(|s| {
+            let expiry = s
+                .expires_at
+                .as_deref()
+                .map_or("never expires".into(), |e| format!("expires {e}"));
+            format!("{} ({}, created {}, {expiry})", s.name, s.id, s.created_at)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a dry run puts where a snapshot will be: its name, and its name in braces as its id.
+fn placeholder(branch: &Branch, name: &str) -> Snapshot {
+    Snapshot {
+        id: format!("{{{name}}}"),
+        name: name.to_string(),
+        source_branch_id: Some(branch.id.clone()),
+        created_at: String::new(),
+        expires_at: None,
+        manual: Some(true),
+        lsn: None,
+    }
+}
+
+/// The snapshot a run means by `wanted`: an exact id, else an exact name (one of them).
+pub fn by_id_or_name<'a>(all: &'a [Snapshot], wanted: &str) -> anyhow::Result<&'a Snapshot> {
+    if let Some(s) = all.iter().find(|s| s.id == wanted) {
+        return Ok(s);
+    }
+    let named: Vec<&Snapshot> = all.iter().filter(|s| s.name == wanted).collect();
+    match named.as_slice() {
+        [one] => Ok(one),
+        [] => Err(anyhow!(
+            "no snapshot has the id or name `{wanted}` (the project has {}); it may have expired or been deleted",
+            all.len()
+        )),
+        many => Err(anyhow!(
+            "{} snapshots are named `{wanted}` ({}); give the id of the one to restore",
+            many.len(),
+            many.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(id: &str, name: &str) -> Snapshot {
+        Snapshot {
+            id: id.into(),
+            name: name.into(),
+            source_branch_id: Some("br-prod".into()),
+            created_at: "2026-11-23T10:00:00Z".into(),
+            expires_at: None,
+            manual: Some(true),
+            lsn: None,
+        }
+    }
+
+    fn list() -> Vec<Snapshot> {
+        vec![
+            snap("p1", "prod_snap_2026-11-20_10-00-00_pre-promotion_pr-1_abcdef0"),
+            snap("r1", "prod_snap_2026-11-21_10-00-00_pre-rollback"),
+            snap("c1", "prod_snap_2026-11-22_10-00-00_checkpoint"),
+            snap("p2", "prod_snap_2026-11-23_10-00-00_pre-promotion_pr-2_abcdef1"),
+            snap("b", "dev_snap_2026-11-23_10-00-01_baseline_pr-2_abcdef1"),
+            snap("x", "nightly"),
+        ]
+    }
+
+    #[test]
+    fn surplus_is_our_oldest_rollback_points_never_the_kept_one() {
+        let all = list();
+        let ids = |v: Vec<SnapshotRef>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(ids(surplus(&all, 2, &[])), ["p1", "r1"]);
+        let p1 = snapshot_ref(&all[0]);
+        assert_eq!(ids(surplus(&all, 0, &[&p1])), ["r1", "c1", "p2"]);
+        assert!(surplus(&all, 10, &[]).is_empty());
+    }
+
+    #[test]
+    fn the_baseline_is_found_by_name() {
+        assert_eq!(baseline(&list()).map(|s| s.id.as_str()), Some("b"));
+        assert!(baseline(&list()[..4]).is_none());
+    }
+
+    #[test]
+    fn ids_and_names_are_exact_and_ambiguity_is_an_error() {
+        let mut all = list();
+        all.push(snap("t1", "twin"));
+        all.push(snap("t2", "twin"));
+        assert_eq!(by_id_or_name(&all, "r1").unwrap().id, "r1");
+        assert_eq!(by_id_or_name(&all, "nightly").unwrap().id, "x");
+        let twins = by_id_or_name(&all, "twin").unwrap_err().to_string();
+        assert!(twins.contains("t1, t2"), "{twins}");
+        assert!(by_id_or_name(&all, "night").is_err());
+    }
+}

@@ -1,0 +1,154 @@
+//! What a verified restore leaves to do, done after the result is reported: retire the branch
+//! the restore replaced (by the id it had, never by name), make the new baseline, delete the
+//! snapshots that served their purpose, and keep `rollback_snapshots_kept` rollback points.
+//! None of it changes production's data, so a failure here is a warning (a re-run or the next
+//! sweep finishes it); a cancel stops it.
+
+use super::plan::Call;
+use super::snapshots::{self, delete, prune};
+use crate::ctx::{Cancelled, Ctx};
+use crate::neon::{Branch, UpdateBranch};
+use crate::outcome::{OldBranch, SnapshotRef, Tidied};
+
+/// One piece of clean-up.
+#[derive(Debug, Clone)]
+pub enum Tidy {
+    /// The branch a verified restore replaced, and the branch that replaced it.
+    RetireOld { old_id: String, new: Branch },
+    /// `snapshot` becomes dev's baseline (renamed `name`); `previous` baselines are deleted.
+    Baseline {
+        snapshot: SnapshotRef,
+        name: String,
+        previous: Vec<SnapshotRef>,
+    },
+    /// A snapshot of ours that served its purpose.
+    Delete { snapshot: SnapshotRef, why: String },
+    /// Retention: our rollback points beyond `rollback_snapshots_kept`, never `keep`.
+    Prune { keep: SnapshotRef },
+}
+
+/// Does every piece, in order. Failures become warnings; only a cancel stops it.
+pub async fn run(ctx: &Ctx, tasks: &[Tidy]) -> Result<Tidied, Cancelled> {
+    let mut out = Tidied::default();
+    for task in tasks {
+        let done = match task {
+            Tidy::RetireOld { old_id, new } => retire(ctx, old_id, new)
+                .await
+                .map(|old| out.old_branch = Some(old)),
+            Tidy::Baseline {
+                snapshot,
+                name,
+                previous,
+            } => make_baseline(ctx, snapshot, name, previous, &mut out).await,
+            Tidy::Delete { snapshot, why } => {
+                let label = format!("Delete {} ({why})", snapshot.name);
+                delete(ctx, &label, snapshot)
+                    .await
+                    .map(|()| out.deleted_snapshots.push(snapshot.clone()))
+            }
+            Tidy::Prune { keep } => prune(ctx, keep)
+                .await
+                .map(|gone| out.deleted_snapshots.extend(gone)),
+        };
+        if let Err(e) = done {
+            if let Some(c) = e.downcast_ref::<Cancelled>() {
+                return Err(Cancelled(c.0.clone()));
+            }
+            let message = format!("clean-up: {e:#} (a re-run or the next sweep finishes it)");
+            ctx.warn(message.clone());
+            out.failed.push(message);
+        }
+    }
+    Ok(out)
+}
+
+async fn make_baseline(
+    ctx: &Ctx,
+    snapshot: &SnapshotRef,
+    name: &str,
+    previous: &[SnapshotRef],
+    out: &mut Tidied,
+) -> anyhow::Result<()> {
+    if snapshot.name != name {
+        let call = Call::RenameSnapshot {
+            snapshot_id: snapshot.id.clone(),
+            name: name.to_string(),
+        };
+        ctx.apply(format!("Make {} dev's baseline", snapshot.name), call)
+            .await?;
+    }
+    out.baseline = Some(SnapshotRef {
+        id: snapshot.id.clone(),
+        name: name.to_string(),
+    });
+    for old in previous.iter().filter(|p| p.id != snapshot.id) {
+        let label = format!("Delete the previous baseline {}", old.name);
+        delete(ctx, &label, old).await?;
+        out.deleted_snapshots.push(old.clone());
+    }
+    Ok(())
+}
+
+/// Retires `<name> (old)`, by the id it had before the restore: keeps the target protected
+/// (protect the new branch first, unprotect the old one just before its deletion), keeps it
+/// when `keep_old_branch` is set or when it has children, else deletes it.
+async fn retire(ctx: &Ctx, old_id: &str, new: &Branch) -> anyhow::Result<OldBranch> {
+    let dry = ctx.dry_run();
+    if old_id == new.id && !dry {
+        anyhow::bail!("refusing to delete `{}`: it is the live branch", new.name);
+    }
+    if ctx.config.keep_old_branch {
+        return Ok(OldBranch::Kept { id: old_id.into() });
+    }
+    let old_label = format!("{} (old)", new.name);
+    let old = ctx
+        .step(format!("Read {old_label}"), ctx.neon.get_branch(old_id))
+        .await?;
+    if old.protected && !new.protected && !dry {
+        protect(ctx, &format!("Protect {}", new.name), &new.id, true).await?;
+    }
+    let children = ctx
+        .step(format!("Check children of {old_label}"), ctx.neon.children(old_id))
+        .await?;
+    if !children.is_empty() {
+        return Ok(OldBranch::KeptWithChildren {
+            id: old_id.into(),
+            children: children.into_iter().map(|b| b.name).collect(),
+        });
+    }
+    if old.protected && !dry {
+        protect(ctx, &format!("Unprotect {old_label}"), old_id, false).await?;
+    }
+    let call = Call::DeleteBranch {
+        branch_id: old_id.into(),
+    };
+    ctx.apply(format!("Delete {old_label}"), call).await?;
+    Ok(OldBranch::Deleted { id: old_id.into() })
+}
+
+/// Sets or clears a branch's protection and waits.
+pub async fn protect(ctx: &Ctx, label: &str, branch_id: &str, protected: bool) -> anyhow::Result<()> {
+    let call = Call::UpdateBranch {
+        branch_id: branch_id.into(),
+        update: UpdateBranch {
+            protected: Some(protected),
+            ..UpdateBranch::default()
+        },
+    };
+    ctx.apply(label, call).await.map(drop)
+}
+
+/// The baseline pieces for a snapshot that dev now matches: rename it, delete the others.
+pub fn baseline(all: &[crate::neon::Snapshot], snapshot: &SnapshotRef) -> Option<Tidy> {
+    let name = crate::naming::SnapshotName::parse(&snapshot.name)?;
+    let previous = snapshots::ours(all)
+        .into_iter()
+        .filter(|o| o.name.kind == crate::naming::SnapshotKind::Baseline)
+        .map(|o| snapshots::snapshot_ref(o.snapshot))
+        .collect();
+    Some(Tidy::Baseline {
+        snapshot: snapshot.clone(),
+        name: name.as_baseline().to_string(),
+        previous,
+    })
+}
