@@ -332,7 +332,14 @@ pub fn parse() -> (RawInputs, Mode) {
 fn from_command(command: Command) -> RawInputs {
     let mut raw = RawInputs::default();
     let name = match command {
-        Command::Preview { api, pr, github, dev, preview, conn } => {
+        Command::Preview {
+            api,
+            pr,
+            github,
+            dev,
+            preview,
+            conn,
+        } => {
             api.fill(&mut raw);
             pr.fill(&mut raw);
             github.fill(&mut raw);
@@ -341,7 +348,13 @@ fn from_command(command: Command) -> RawInputs {
             conn.fill(&mut raw);
             "preview"
         }
-        Command::Cleanup { api, pr, github, dev, names } => {
+        Command::Cleanup {
+            api,
+            pr,
+            github,
+            dev,
+            names,
+        } => {
             api.fill(&mut raw);
             pr.fill(&mut raw);
             github.fill(&mut raw);
@@ -349,7 +362,14 @@ fn from_command(command: Command) -> RawInputs {
             names.fill(&mut raw);
             "cleanup"
         }
-        Command::Diff { api, pr, github, dev, names, database } => {
+        Command::Diff {
+            api,
+            pr,
+            github,
+            dev,
+            names,
+            database,
+        } => {
             api.fill(&mut raw);
             pr.fill(&mut raw);
             github.fill(&mut raw);
@@ -358,7 +378,16 @@ fn from_command(command: Command) -> RawInputs {
             raw.database = database;
             "diff"
         }
-        Command::Promote { api, github, prod, dev, keep, guards, sha, database } => {
+        Command::Promote {
+            api,
+            github,
+            prod,
+            dev,
+            keep,
+            guards,
+            sha,
+            database,
+        } => {
             api.fill(&mut raw);
             github.fill(&mut raw);
             raw.prod_branch = prod.prod_branch;
@@ -370,7 +399,13 @@ fn from_command(command: Command) -> RawInputs {
             raw.database = database;
             "promote"
         }
-        Command::Rollback { snapshot, api, github, prod, keep } => {
+        Command::Rollback {
+            snapshot,
+            api,
+            github,
+            prod,
+            keep,
+        } => {
             api.fill(&mut raw);
             github.fill(&mut raw);
             raw.prod_branch = prod.prod_branch;
@@ -378,15 +413,33 @@ fn from_command(command: Command) -> RawInputs {
             raw.snapshot_id = Some(snapshot);
             "rollback"
         }
-        Command::RefreshDev { api, prod, dev, keep } => {
+        Command::RefreshDev {
+            api,
+            prod,
+            dev,
+            keep,
+        } => {
             roots(&mut raw, api, prod, dev, keep);
             "refresh-dev"
         }
-        Command::Setup { api, prod, dev, keep } => {
+        Command::Setup {
+            api,
+            prod,
+            dev,
+            keep,
+        } => {
             roots(&mut raw, api, prod, dev, keep);
             "setup"
         }
-        Command::Sweep { api, github, prod, dev, keep, names, candidate_snapshot_ttl } => {
+        Command::Sweep {
+            api,
+            github,
+            prod,
+            dev,
+            keep,
+            names,
+            candidate_snapshot_ttl,
+        } => {
             api.fill(&mut raw);
             github.fill(&mut raw);
             raw.prod_branch = prod.prod_branch;
@@ -396,14 +449,25 @@ fn from_command(command: Command) -> RawInputs {
             raw.candidate_snapshot_ttl = candidate_snapshot_ttl;
             "sweep"
         }
-        Command::Connect { api, dev, conn, branch } => {
+        Command::Connect {
+            api,
+            dev,
+            conn,
+            branch,
+        } => {
             api.fill(&mut raw);
             raw.dev_branch = dev.dev_branch;
             conn.fill(&mut raw);
             raw.branch = branch;
             "connect"
         }
-        Command::Checkpoint { api, prod, keep, checkpoint_name, sha } => {
+        Command::Checkpoint {
+            api,
+            prod,
+            keep,
+            checkpoint_name,
+            sha,
+        } => {
             api.fill(&mut raw);
             raw.prod_branch = prod.prod_branch;
             keep.fill(&mut raw);
@@ -525,7 +589,15 @@ mod tests {
 
     #[test]
     fn preview_takes_the_pull_request_from_flags() {
-        let r = raw(&["preview", "--pr", "42", "--ref", "feature/x", "--sha", "abc"]);
+        let r = raw(&[
+            "preview",
+            "--pr",
+            "42",
+            "--ref",
+            "feature/x",
+            "--sha",
+            "abc",
+        ]);
         assert_eq!(
             (r.pr.as_deref(), r.git_ref.as_deref()),
             (Some("42"), Some("feature/x"))
@@ -541,9 +613,18 @@ mod tests {
         assert!(refuse(&["setup", "--pr", "1"]));
         assert!(refuse(&["connect", "--prod-branch", "main"]));
         assert!(refuse(&["rollback", "x", "--preview-ttl", "7d"]));
-        assert!(!refuse(&["promote", "--sha", "abc", "--on-prod-changed", "fail"]));
+        assert!(!refuse(&[
+            "promote",
+            "--sha",
+            "abc",
+            "--on-prod-changed",
+            "fail"
+        ]));
         let r = raw(&["connect", "--branch", "feature", "--database", "app"]);
-        assert_eq!((r.branch.as_deref(), r.database.as_deref()), (Some("feature"), Some("app")));
+        assert_eq!(
+            (r.branch.as_deref(), r.database.as_deref()),
+            (Some("feature"), Some("app"))
+        );
     }
 
     #[test]

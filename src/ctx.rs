@@ -120,7 +120,11 @@ impl Ctx {
 
     /// Performs a mutating call as one step and waits for the operations it started; in a dry
     /// run, records it in the plan and returns `None` (the caller goes on with a placeholder).
-    pub async fn apply(&self, label: impl Into<String>, call: Call) -> anyhow::Result<Option<Sent>> {
+    pub async fn apply(
+        &self,
+        label: impl Into<String>,
+        call: Call,
+    ) -> anyhow::Result<Option<Sent>> {
         if self.record(&call) {
             return Ok(None);
         }

@@ -310,7 +310,11 @@ impl Outcome {
                 }
             }
             Self::Promote(p) => {
-                out.extend(p.rollback_snapshot.iter().map(|r| ("rollback_snapshot_id", r.id.clone())));
+                out.extend(
+                    p.rollback_snapshot
+                        .iter()
+                        .map(|r| ("rollback_snapshot_id", r.id.clone())),
+                );
                 out.extend([
                     ("candidate_snapshot_id", p.candidate_snapshot.id.clone()),
                     ("prod_branch_id", p.prod.id.clone()),
@@ -319,7 +323,11 @@ impl Outcome {
             }
             Self::Rollback(r) => {
                 out.push(("restored_snapshot_id", r.restored_snapshot.id.clone()));
-                out.extend(r.rollback_snapshot.iter().map(|s| ("rollback_snapshot_id", s.id.clone())));
+                out.extend(
+                    r.rollback_snapshot
+                        .iter()
+                        .map(|s| ("rollback_snapshot_id", s.id.clone())),
+                );
                 out.push(("prod_branch_id", r.prod.id.clone()));
             }
             Self::RefreshDev(r) => out.push(("dev_branch_id", r.dev.id.clone())),

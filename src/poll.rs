@@ -147,11 +147,7 @@ mod tests {
             .expect(0)
             .create_async()
             .await;
-        let ops = [
-            op("a", "finished"),
-            op("b", "skipped"),
-            op("c", "skipped"),
-        ];
+        let ops = [op("a", "finished"), op("b", "skipped"), op("c", "skipped")];
         wait_for(&neon, &ops, Duration::from_secs(5)).await.unwrap();
         mock.assert_async().await;
     }

@@ -13,16 +13,40 @@ use crate::neon::{SchemaColumn, SchemaTable};
 /// One change from the old schema (prod, or dev for a preview) to the new one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    DroppedTable { table: String },
-    DroppedColumn { table: String, column: String },
-    ChangedType { table: String, column: String, from: String, to: String },
+    DroppedTable {
+        table: String,
+    },
+    DroppedColumn {
+        table: String,
+        column: String,
+    },
+    ChangedType {
+        table: String,
+        column: String,
+        from: String,
+        to: String,
+    },
     /// A NOT NULL column without a default: fails if the table has rows.
-    NewRequiredColumn { table: String, column: String },
-    BecameNotNull { table: String, column: String },
-    AddedTable { table: String },
-    AddedColumn { table: String, column: String },
+    NewRequiredColumn {
+        table: String,
+        column: String,
+    },
+    BecameNotNull {
+        table: String,
+        column: String,
+    },
+    AddedTable {
+        table: String,
+    },
+    AddedColumn {
+        table: String,
+        column: String,
+    },
     /// Any other column change (nullability relaxed, generated or not).
-    AlteredColumn { table: String, column: String },
+    AlteredColumn {
+        table: String,
+        column: String,
+    },
 }
 
 /// How much a change matters.
@@ -55,7 +79,10 @@ impl fmt::Display for Change {
                 column,
                 from,
                 to,
-            } => write!(f, "changes the type of {table}.{column} from {from} to {to}"),
+            } => write!(
+                f,
+                "changes the type of {table}.{column} from {from} to {to}"
+            ),
             Self::NewRequiredColumn { table, column } => write!(
                 f,
                 "adds NOT NULL column {table}.{column} without a default (fails if {table} has rows)"
@@ -109,7 +136,11 @@ pub fn classify(old: &[SchemaTable], new: &[SchemaTable], sql_diff: &str) -> Vec
         tables
             .iter()
             .map(|t| {
-                let columns = t.columns.iter().map(|c| (c.name.clone(), c.clone())).collect();
+                let columns = t
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.clone()))
+                    .collect();
                 (format!("{}.{}", t.schema, t.name), columns)
             })
             .collect()
@@ -194,14 +225,33 @@ mod tests {
     #[test]
     fn each_kind_of_change_is_classified() {
         let old = vec![
-            table("users", &[("id", "bigint", false), ("email", "text", true), ("age", "integer", true), ("nick", "text", true)]),
+            table(
+                "users",
+                &[
+                    ("id", "bigint", false),
+                    ("email", "text", true),
+                    ("age", "integer", true),
+                    ("nick", "text", true),
+                ],
+            ),
             table("legacy", &[("id", "bigint", false), ("x", "text", true)]),
         ];
         let new = vec![
-            table("users", &[("id", "bigint", false), ("email", "text", false), ("age", "bigint", true), ("plan", "text", false), ("note", "text", true), ("tier", "text", false)]),
+            table(
+                "users",
+                &[
+                    ("id", "bigint", false),
+                    ("email", "text", false),
+                    ("age", "bigint", true),
+                    ("plan", "text", false),
+                    ("note", "text", true),
+                    ("tier", "text", false),
+                ],
+            ),
             table("orders", &[("id", "bigint", false)]),
         ];
-        let sql = "@@ -1 +1 @@\n+    tier text NOT NULL DEFAULT 'free',\n+    plan text NOT NULL,\n";
+        let sql =
+            "@@ -1 +1 @@\n+    tier text NOT NULL DEFAULT 'free',\n+    plan text NOT NULL,\n";
         let changes = classify(&old, &new, sql);
         let text: Vec<String> = changes.iter().map(ToString::to_string).collect();
         assert_eq!(

@@ -152,18 +152,32 @@ async fn opened_creates_a_preview_branch_under_dev() {
     assert_eq!(bot_comments(&emu, &payload).len(), 1);
 }
 
+/// SPEC §5: create ≤ 3 requests besides polls (look up the preview and dev at once, then
+/// create); reuse, the path every push takes, ≤ 3 (look up, then refresh the expiry while
+/// reading the connection string). Even on `opened`, an existing branch is found, not 409'd.
 #[tokio::test]
-async fn creating_takes_two_requests_and_reusing_three() {
+async fn creating_and_reusing_take_three_requests_each() {
     let emu = emulator(Seed::Demo).await;
     let a = |payload| Action::new("pull_request", payload).input("comment", "false");
     emu.clear_requests();
     ok(&run_action(&emu, a(pull_request("opened", 8))).await);
     let create = neon_requests(&emu);
-    assert_eq!(create.len(), 2, "{create:#?}");
+    assert_eq!(create.len(), 3, "{create:#?}");
+    assert!(
+        create[2].ends_with("POST /api/v2/projects/proj-emulated/branches"),
+        "{create:#?}"
+    );
     emu.clear_requests();
     ok(&run_action(&emu, a(pull_request("synchronize", 8))).await);
     let reuse = neon_requests(&emu);
     assert_eq!(reuse.len(), 3, "{reuse:#?}");
+    emu.clear_requests();
+    ok(&run_action(&emu, a(pull_request("reopened", 8))).await);
+    let reopened = neon_requests(&emu);
+    assert!(
+        reopened.iter().all(|r| !r.starts_with("409")),
+        "{reopened:#?}"
+    );
 }
 
 #[tokio::test]

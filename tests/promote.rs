@@ -49,7 +49,7 @@ async fn promote_makes_the_calls_in_order_and_prod_holds_dev_s_data() {
             call("POST", format!("{p}/branches/{dev}/snapshot")),
             call("POST", format!("{p}/snapshots/{candidate}/restore")),
             call("DELETE", format!("{p}/branches/{prod}")),
-            call("DELETE", format!("{p}/snapshots/{candidate}")),
+            call("PATCH", format!("{p}/snapshots/{candidate}")),
         ]
     );
     let rollback_name = calls[0].query_param("name").expect("name");
@@ -69,9 +69,13 @@ async fn promote_makes_the_calls_in_order_and_prod_holds_dev_s_data() {
         calls[2].body,
         Some(json!({"target_branch_id": prod, "finalize_restore": true}))
     );
+    assert_eq!(
+        calls[4].body,
+        Some(json!({"snapshot": {"name": candidate_name.replace("_candidate_", "_baseline_")}}))
+    );
 
-    // Prod has a new id, dev's data and the protection it had; the old branch and the
-    // candidate are gone, the rollback point stays.
+    // Prod has a new id, dev's data and the protection it had; the old branch is gone, the
+    // rollback point stays and the candidate is dev's baseline now.
     assert_eq!(data(&emu, "production"), "dev-v2");
     assert_eq!(id_of(&emu, "production"), new_prod);
     assert_ne!(new_prod, prod);
@@ -81,7 +85,12 @@ async fn promote_makes_the_calls_in_order_and_prod_holds_dev_s_data() {
             s.snapshot(rollback).map(|s| s.data.as_str()),
             Some("production-v1")
         );
-        assert!(s.snapshot(candidate).is_none());
+        let baseline = s.snapshot(candidate).expect("the candidate stays");
+        assert!(
+            baseline.name.contains("_baseline_pr-42_"),
+            "{}",
+            baseline.name
+        );
         assert!(s.branch(new_prod).is_some_and(|b| b.default));
     });
     // The merged PR learns the rollback snapshot id.
@@ -144,32 +153,53 @@ async fn a_failed_prod_snapshot_leaves_prod_untouched() {
 }
 
 #[tokio::test]
-async fn a_failed_restore_names_the_rollback_point_and_a_re_run_finishes_with_it() {
+async fn a_failed_restore_names_the_rollback_point_and_a_re_run_takes_a_fresh_one() {
     let emu = ready_to_promote().await;
     let prod = id_of(&emu, "production");
     emu.inject(Fault::fail_operation("restore_snapshot", "failed", 1));
 
     let run = promote(&emu, SHA).await;
     let error = failed(&run);
-    let rollback = rollback_point(&emu);
+    let stale = rollback_point(&emu);
     assert!(error.contains("emulated failure"), "{error}");
     assert!(error.contains("untouched"), "{error}");
-    assert!(error.contains(&rollback), "{error}");
+    assert!(error.contains(&stale), "{error}");
+    // A failed run still outputs the rollback point it took.
+    assert_eq!(run.output("rollback_snapshot_id"), stale);
     assert_eq!(id_of(&emu, "production"), prod);
     assert_eq!(data(&emu, "production"), "production-v1");
 
-    // The re-run reuses both snapshots: it goes straight to the restore.
+    // Days later prod was written; the re-run must not restore with the stale point (issue
+    // "Production is never lost", defect 1): it takes a fresh one, then deletes the stale one.
+    emu.with_state(|s| s.set_data("production", "production-v1b"));
     let start = emu.requests().len();
     let again = promote(&emu, SHA).await;
     ok(&again);
-    assert_eq!(again.output("rollback_snapshot_id"), rollback);
+    let fresh = again.output("rollback_snapshot_id").to_string();
+    assert_ne!(fresh, stale);
     let calls = mutations(&emu, start);
-    assert!(calls[0].path.ends_with("/restore"), "{:?}", shape(&calls));
+    assert!(
+        calls[0]
+            .path
+            .ends_with(&format!("/branches/{prod}/snapshot")),
+        "{:?}",
+        shape(&calls)
+    );
+    emu.with_state(|s| {
+        assert_eq!(
+            s.snapshot(&fresh).map(|s| s.data.as_str()),
+            Some("production-v1b")
+        );
+        assert!(
+            s.snapshot(&stale).is_none(),
+            "the stale rollback point is deleted"
+        );
+    });
     assert_eq!(data(&emu, "production"), "dev-v2");
 }
 
 #[tokio::test]
-async fn a_poll_that_fails_stops_before_the_restore_and_a_re_run_reuses_the_snapshot() {
+async fn a_poll_that_fails_stops_before_the_restore_and_a_re_run_takes_fresh_snapshots() {
     let emu = ready_to_promote().await;
     // The first operation poll is refused for good (a 4xx is not retried).
     emu.inject(Fault::status("GET", "/operations/", 400, 1));
@@ -178,11 +208,13 @@ async fn a_poll_that_fails_stops_before_the_restore_and_a_re_run_reuses_the_snap
     let error = failed(&run);
     assert!(error.contains("untouched"), "{error}");
     assert_eq!(data(&emu, "production"), "production-v1");
-    let taken: Vec<String> = snapshot_names(&emu)
-        .into_iter()
-        .filter(|n| n.contains("pre-promotion"))
-        .collect();
-    assert_eq!(taken.len(), 1, "{taken:?}");
+    let taken = |emu: &Emulator| -> Vec<String> {
+        snapshot_names(emu)
+            .into_iter()
+            .filter(|n| n.contains("pre-promotion"))
+            .collect()
+    };
+    assert_eq!(taken(&emu).len(), 1, "{:?}", taken(&emu));
 
     let start = emu.requests().len();
     let again = promote(&emu, SHA).await;
@@ -191,7 +223,13 @@ async fn a_poll_that_fails_stops_before_the_restore_and_a_re_run_reuses_the_snap
         .iter()
         .filter(|r| r.path.ends_with("/snapshot") && r.query.contains("pre-promotion"))
         .count();
-    assert_eq!(prod_snapshots, 0, "the rollback point is reused");
+    assert_eq!(prod_snapshots, 1, "a fresh rollback point");
+    assert_eq!(
+        taken(&emu).len(),
+        1,
+        "the stale one is gone: {:?}",
+        taken(&emu)
+    );
     assert_eq!(data(&emu, "production"), "dev-v2");
 }
 
@@ -204,19 +242,21 @@ async fn polls_survive_reset_connections() {
 }
 
 #[tokio::test]
-async fn a_failed_old_branch_delete_keeps_the_promotion_and_a_re_run_cleans_up() {
+async fn a_failed_old_branch_delete_is_a_warning_and_a_re_run_cleans_up() {
     let emu = ready_to_promote().await;
     let prod = id_of(&emu, "production");
     emu.inject(Fault::status("DELETE", "/branches/", 400, 1));
 
+    // The promotion is verified and reported; its clean-up failing is a warning.
     let run = promote(&emu, SHA).await;
-    let error = failed(&run);
-    let rollback = rollback_point(&emu);
-    assert!(error.contains("succeeded"), "{error}");
+    ok(&run);
     assert!(
-        error.contains(&format!("-f snapshot_id={rollback}")),
-        "{error}"
+        run.lines()
+            .any(|l| l.starts_with("::warning::clean-up") && l.contains("(old)")),
+        "{}",
+        run.log()
     );
+    assert!(!run.output("rollback_snapshot_id").is_empty());
     assert_eq!(data(&emu, "production"), "dev-v2");
     assert_eq!(id_of(&emu, "production (old)"), prod);
 
@@ -227,13 +267,6 @@ async fn a_failed_old_branch_delete_keeps_the_promotion_and_a_re_run_cleans_up()
     assert_eq!(
         shape(&calls[..1]),
         vec![call("DELETE", format!("{}/branches/{prod}", project(&emu)))]
-    );
-    assert!(
-        calls[1..]
-            .iter()
-            .all(|r| r.method == "DELETE" && r.path.contains("/snapshots/")),
-        "only the candidate snapshot is left to delete: {:?}",
-        shape(&calls)
     );
     assert!(!exists(&emu, "production (old)"));
     assert_eq!(data(&emu, "production"), "dev-v2");

@@ -1,7 +1,7 @@
 //! setup end to end: the built binary, run on a real `workflow_dispatch` payload the way
 //! GitHub's runner runs the action, against an emulator that holds only production. setup
-//! creates dev (a root with a read-write compute) and protects production once; a second run
-//! changes nothing.
+//! creates dev (a root with a read-write compute), keeps the snapshot it made dev from as dev's
+//! baseline and protects production once; a second run changes nothing.
 
 mod support;
 
@@ -33,7 +33,12 @@ async fn setup_creates_dev_once_and_then_changes_nothing() {
                 .any(|e| e.kind == EndpointType::ReadWrite)
         );
         assert!(s.branch_by_name("production").unwrap().protected);
-        assert!(s.snapshots.is_empty(), "the baseline snapshot is deleted");
+        // The prod snapshot dev was made from stays, as dev's baseline.
+        let names: Vec<&str> = s.snapshots.iter().map(|s| s.name.as_str()).collect();
+        assert!(
+            matches!(names.as_slice(), [one] if one.starts_with("prod_snap_") && one.ends_with("_baseline")),
+            "{names:?}"
+        );
     });
 
     let start = emu.requests().len();

@@ -44,6 +44,12 @@ async fn sweep_deletes_what_runs_left_behind_and_nothing_else() {
         let closed = s.insert_branch("preview/pr-1-a", Some(&old_dev), "dev-v0", false);
         let open = s.insert_branch("preview/pr-2-b", Some(&dev), "dev-v1", false);
         let old_prod = s.insert_branch("production (old) 2", None, "production-v0", false);
+        // Both were replaced by restores: the live branches say so (`restored_as`).
+        s.branch_mut(&dev).unwrap().restored_as = Some(old_dev.clone());
+        let prod = s.branch_by_name("production").unwrap().id.clone();
+        s.branch_mut(&prod).unwrap().restored_as = Some(old_prod.clone());
+        // A root whose name looks replaced, but that no restore replaced, is not ours.
+        s.insert_branch("staging (old)", None, "staging-v0", false);
         (closed, open, old_prod, old_dev)
     });
     let stale = leftover_snapshot(&emu, "dev-refresh", 3, 1);
@@ -65,6 +71,10 @@ async fn sweep_deletes_what_runs_left_behind_and_nothing_else() {
             "(old) without children deleted"
         );
         assert!(s.branch_by_name("production").is_some());
+        assert!(
+            s.branch_by_name("staging (old)").is_some(),
+            "never replaced: kept"
+        );
         assert!(s.branch_by_name("dev").is_some());
         assert!(
             s.snapshot(&stale).is_none(),

@@ -3,11 +3,11 @@
 //! accepts it by id or name. It counts as one of our rollback points, so retention applies
 //! after it, as after a promotion.
 
+use super::Done;
 use super::replace::Progress;
 use super::roots::{find_prod, prod_label};
 use super::snapshots::{snapshot_ref, take};
 use super::tidy::Tidy;
-use super::Done;
 use crate::ctx::Ctx;
 use crate::naming::checkpoint_name;
 use crate::outcome::{Checkpoint, Failure, Outcome};

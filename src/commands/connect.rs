@@ -8,7 +8,14 @@ use crate::ctx::Ctx;
 use crate::outcome::{Connect, Failure, Outcome};
 
 pub async fn connect(ctx: &Ctx) -> Result<Done, Failure> {
-    let fail = |e: anyhow::Error| failure("connect failed", &e, PROD_UNTOUCHED, "fix the cause and re-run");
+    let fail = |e: anyhow::Error| {
+        failure(
+            "connect failed",
+            &e,
+            PROD_UNTOUCHED,
+            "fix the cause and re-run",
+        )
+    };
     let branch = match &ctx.config.branch {
         Some(name) => ctx
             .step(format!("Find {name}"), ctx.neon.find_branch(name))
@@ -28,7 +35,9 @@ pub async fn connect(ctx: &Ctx) -> Result<Done, Failure> {
     let conn = connection::read(ctx, &branch)
         .await
         .map_err(fail)?
-        .ok_or_else(|| fail(missing_db_or_role(ctx, &branch).context("it has no read-write compute, or")))?;
+        .ok_or_else(|| {
+            fail(missing_db_or_role(ctx, &branch).context("it has no read-write compute, or"))
+        })?;
     Ok(Done {
         outcome: Outcome::Connect(Connect {
             branch: branch_ref(&branch),

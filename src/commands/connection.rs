@@ -57,7 +57,11 @@ pub async fn read(ctx: &Ctx, branch: &Branch) -> anyhow::Result<Option<Connectio
     let (database, role) = (&ctx.config.database, &ctx.config.role);
     let uri = ctx
         .step("Read connection string", async {
-            match ctx.neon.connection_uri(&branch.id, database, role, false).await {
+            match ctx
+                .neon
+                .connection_uri(&branch.id, database, role, false)
+                .await
+            {
                 Ok(uri) => Ok(Some(uri)),
                 Err(NeonError::NotFound(_)) => Ok(None),
                 Err(e) => Err(e),

@@ -92,7 +92,10 @@ pub fn prod_changed(all: &[Snapshot], prod: &Branch, rollback_point: &Snapshot) 
         );
         return change;
     }
-    match (lsn(rollback_point.lsn.as_deref()), lsn(baseline.lsn.as_deref())) {
+    match (
+        lsn(rollback_point.lsn.as_deref()),
+        lsn(baseline.lsn.as_deref()),
+    ) {
         (Some(now), Some(then)) if now > then => {
             change.wal_bytes = Some(now - then);
             change.why = format!(
@@ -103,7 +106,10 @@ pub fn prod_changed(all: &[Snapshot], prod: &Branch, rollback_point: &Snapshot) 
         }
         (Some(_), Some(_)) => {
             change.changed = false;
-            change.why = format!("production was not written since dev's baseline {}", baseline.name);
+            change.why = format!(
+                "production was not written since dev's baseline {}",
+                baseline.name
+            );
         }
         _ => {
             change.why = format!(
@@ -192,9 +198,21 @@ mod tests {
 
     #[test]
     fn prod_changed_when_written_or_replaced_or_unknown() {
-        let baseline = snap("b", "dev_snap_2026-11-23_10-00-00_baseline_pr-1_abcdef0", "br-dev", "0/1000");
+        let baseline = snap(
+            "b",
+            "dev_snap_2026-11-23_10-00-00_baseline_pr-1_abcdef0",
+            "br-dev",
+            "0/1000",
+        );
         let all = vec![baseline];
-        let point = |lsn: &str| snap("r", "prod_snap_2026-11-24_10-00-00_pre-promotion", "br-p2", lsn);
+        let point = |lsn: &str| {
+            snap(
+                "r",
+                "prod_snap_2026-11-24_10-00-00_pre-promotion",
+                "br-p2",
+                lsn,
+            )
+        };
         // Prod was restored from the baseline and not written since.
         let prod = branch("br-p2", Some("b"));
         assert!(!prod_changed(&all, &prod, &point("0/1000")).changed);

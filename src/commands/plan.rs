@@ -156,7 +156,8 @@ impl Call {
                 name,
                 expires_at,
             } => {
-                let mut line = format!("POST /projects/{p}/branches/{branch_id}/snapshot name={name}");
+                let mut line =
+                    format!("POST /projects/{p}/branches/{branch_id}/snapshot name={name}");
                 if let Some(at) = expires_at {
                     line.push_str(&format!(" expires_at={at}"));
                 }
@@ -179,7 +180,9 @@ impl Call {
                 line.push_str(&format!(" finalize_restore={}", request.finalize_restore));
                 line
             }
-            Self::DeleteBranch { branch_id } => format!("DELETE /projects/{p}/branches/{branch_id}"),
+            Self::DeleteBranch { branch_id } => {
+                format!("DELETE /projects/{p}/branches/{branch_id}")
+            }
             Self::DeleteSnapshot { snapshot_id } => {
                 format!("DELETE /projects/{p}/snapshots/{snapshot_id}")
             }

@@ -90,9 +90,9 @@ async fn find_preview(ctx: &Ctx, name: &str) -> Result<Option<Branch>, Failure> 
 }
 
 async fn lookup_dev(ctx: &Ctx) -> Result<Branch, Failure> {
-    require_dev(ctx).await.map_err(|e| {
-        Failure::from_message(format!("{e:#}; {PROD_UNTOUCHED}"))
-    })
+    require_dev(ctx)
+        .await
+        .map_err(|e| Failure::from_message(format!("{e:#}; {PROD_UNTOUCHED}")))
 }
 
 async fn create(
@@ -172,9 +172,12 @@ async fn finish_create(ctx: &Ctx, created: CreatedBranch) -> Result<Ready, Failu
     if let Err(e) = waited {
         return Err(creation_failed(ctx, &branch, e).await);
     }
-    let conn = conn
-        .map_err(|e| read_failed(&branch, &e))?
-        .ok_or_else(|| Failure::from_message(format!("{:#}; {PROD_UNTOUCHED}", missing_db_or_role(ctx, &branch))))?;
+    let conn = conn.map_err(|e| read_failed(&branch, &e))?.ok_or_else(|| {
+        Failure::from_message(format!(
+            "{:#}; {PROD_UNTOUCHED}",
+            missing_db_or_role(ctx, &branch)
+        ))
+    })?;
     Ok(Ready {
         expires_at: branch.expires_at.clone(),
         branch,
@@ -302,7 +305,12 @@ async fn add_compute(ctx: &Ctx, branch: &Branch) -> Result<ConnectionInfo, Failu
         .step("List computes", ctx.neon.list_endpoints(&branch.id))
         .await
         .map_err(fail)?;
-    let missing = || Failure::from_message(format!("{:#}; {PROD_UNTOUCHED}", missing_db_or_role(ctx, branch)));
+    let missing = || {
+        Failure::from_message(format!(
+            "{:#}; {PROD_UNTOUCHED}",
+            missing_db_or_role(ctx, branch)
+        ))
+    };
     if endpoints.iter().any(|e| e.kind == EndpointType::ReadWrite) {
         return Err(missing());
     }
@@ -321,7 +329,10 @@ async fn add_compute(ctx: &Ctx, branch: &Branch) -> Result<ConnectionInfo, Failu
 
 fn read_failed(branch: &Branch, e: &anyhow::Error) -> Failure {
     failure(
-        format!("could not read the connection string of preview branch `{}`", branch.name),
+        format!(
+            "could not read the connection string of preview branch `{}`",
+            branch.name
+        ),
         e,
         PROD_UNTOUCHED,
         RERUN,

@@ -12,17 +12,17 @@
 //! 7. Left for after the report: retire `<prod> (old)` by its old id, make the candidate dev's
 //!    baseline, keep `rollback_snapshots_kept` rollback points.
 
+use super::guards;
 use super::replace::{Progress, verify};
 use super::roots::{find_prod, prod_label, require_dev, settle};
 use super::snapshots::{self, Ours, delete, snapshot_ref, take};
-use super::guards;
 use super::tidy::{self, Tidy};
 use super::{Done, merged_pull};
+use crate::config::Policy;
 use crate::ctx::Ctx;
 use crate::event::PushInfo;
 use crate::naming::{Of, SnapshotKind, SnapshotName};
 use crate::neon::{Branch, Snapshot};
-use crate::config::Policy;
 use crate::outcome::{Failure, Outcome, ProdChange, Promotion, PullRef, SnapshotRef};
 use crate::schema::SchemaDiff;
 
@@ -66,7 +66,12 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure
     let point = progress.check(step, taken).await?;
     let rollback = snapshot_ref(&point);
     progress.undo_with(Some(&rollback));
-    discard(ctx, &earlier.rollback_points, "an earlier try's rollback point").await;
+    discard(
+        ctx,
+        &earlier.rollback_points,
+        "an earlier try's rollback point",
+    )
+    .await;
     let prod_changed = guard_prod_changed(ctx, &mut progress, &all, &prod, &point).await?;
 
     let step = "Snapshot of dev (the candidate)";
@@ -153,13 +158,21 @@ async fn guard_prod_changed(
         }
         return Ok(Some(change));
     }
-    let deleted = delete(ctx, "Delete the unused rollback point", &snapshot_ref(point)).await;
+    let deleted = delete(
+        ctx,
+        "Delete the unused rollback point",
+        &snapshot_ref(point),
+    )
+    .await;
     let what = match deleted {
         Ok(()) => {
             progress.forget_undo();
             "the rollback point this run took was deleted again".to_string()
         }
-        Err(e) => format!("the rollback point {} could not be deleted: {e:#}", point.id),
+        Err(e) => format!(
+            "the rollback point {} could not be deleted: {e:#}",
+            point.id
+        ),
     };
     let why = anyhow::anyhow!(
         "{text}, and {} is `fail`; {what}; to promote anyway, bring dev up to date ({}, then apply dev's changes again) or set it to warn",
@@ -186,7 +199,10 @@ async fn read(ctx: &Ctx) -> anyhow::Result<Read> {
         Ok((prod, dev, schema))
     };
     let (running, roots, all) = tokio::join!(
-        ctx.step("Check for running operations", ctx.neon.running_operations()),
+        ctx.step(
+            "Check for running operations",
+            ctx.neon.running_operations()
+        ),
         roots,
         ctx.step("List snapshots", ctx.neon.list_snapshots()),
     );
@@ -245,7 +261,9 @@ impl Earlier {
             rollback_points: points.iter().map(snapshot_ref).collect(),
             candidates: promoted_or_not
                 .iter()
-                .filter(|s| SnapshotName::parse(&s.name).is_some_and(|n| n.kind == SnapshotKind::Candidate))
+                .filter(|s| {
+                    SnapshotName::parse(&s.name).is_some_and(|n| n.kind == SnapshotKind::Candidate)
+                })
                 .map(snapshot_ref)
                 .collect(),
             promoted_or_not,
@@ -265,7 +283,11 @@ async fn rerun(
 ) -> Result<Option<Done>, Failure> {
     let sha = push.map(|p| p.sha.as_str()).unwrap_or_default();
     let from = prod.restored_from.as_deref();
-    if let Some(candidate) = earlier.promoted_or_not.iter().find(|c| Some(c.id.as_str()) == from) {
+    if let Some(candidate) = earlier
+        .promoted_or_not
+        .iter()
+        .find(|c| Some(c.id.as_str()) == from)
+    {
         // Prod came from this commit's candidate: an earlier try restored it. Did it finish?
         let candidate = snapshot_ref(candidate);
         let replaced = prod.restored_as.clone().unwrap_or_default();
@@ -285,23 +307,38 @@ async fn rerun(
                 prod.name, prod.id, candidate.name
             ));
         }
-        return Ok(Some(already(prod, sha, pr, rollback, candidate, all, earlier)));
+        return Ok(Some(already(
+            prod, sha, pr, rollback, candidate, all, earlier,
+        )));
     }
-    // Prod was replaced by a restore after this push (a later promotion or rollback, or one by
-    // hand): promoting now would undo it.
-    let replaced_after_push = push
-        .and_then(|p| p.pushed_at)
-        .zip(prod.created_at.parse::<jiff::Timestamp>().ok())
-        .is_some_and(|(pushed, created)| from.is_some() && created > pushed);
-    if replaced_after_push {
+    // This commit's earlier try took a rollback point of a prod branch that has been replaced
+    // since: by that try (then the candidate check above found it), or by a later promotion or
+    // rollback, which promoting now would undo.
+    let replaced_since = earlier.points.iter().find(|p| {
+        p.source_branch_id.as_deref() != Some(prod.id.as_str())
+            && replaced_after(prod, &p.created_at)
+    });
+    if let Some(point) = replaced_since {
         return Ok(Some(Done::skipped(format!(
-            "production `{}` was replaced at {} (restored from {}), after this push: promoting commit {sha} now would undo that later change, so nothing was promoted",
+            "commit {sha} was already handled: production `{}` was replaced ({}, restored from {}) after this commit's earlier try took its rollback point {}; promoting it again would undo that later change, so nothing was promoted",
             prod.name,
             prod.created_at,
-            from.unwrap_or_default()
+            from.unwrap_or("nothing"),
+            point.name
         ))));
     }
     Ok(None)
+}
+
+/// Whether prod was made (by a restore) at or after `time`; unreadable times never count.
+fn replaced_after(prod: &Branch, time: &str) -> bool {
+    match (
+        prod.created_at.parse::<jiff::Timestamp>(),
+        time.parse::<jiff::Timestamp>(),
+    ) {
+        (Ok(made), Ok(time)) => prod.restored_from.is_some() && made >= time,
+        _ => false,
+    }
 }
 
 /// An earlier try's restore of this commit's candidate did not finish (or cannot be verified):

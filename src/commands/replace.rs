@@ -84,7 +84,14 @@ impl<'a> Progress<'a> {
         let restored = sent.branch().map(|b| b.id);
         let label = format!("Verify {}", target.name);
         // `apply` waited for every operation of the restore: they finished.
-        let check = verify(ctx, snapshot, &target.name, &target.id, restored.as_deref(), true);
+        let check = verify(
+            ctx,
+            snapshot,
+            &target.name,
+            &target.id,
+            restored.as_deref(),
+            true,
+        );
         let verified = ctx.step(label, check).await;
         match verified {
             Ok(now) => Ok(now),
@@ -119,7 +126,9 @@ impl<'a> Progress<'a> {
                     .is_some_and(|u| u.restore_failed);
                 match self.fate(old_id, &snapshot.id).await {
                     Fate::Untouched => (
-                        format!("the restore did not happen: `{target}` is untouched (still {old_id})"),
+                        format!(
+                            "the restore did not happen: `{target}` is untouched (still {old_id})"
+                        ),
                         self.retry_hint(&error),
                     ),
                     Fate::Renamed(now) if restore_failed => (
@@ -127,28 +136,40 @@ impl<'a> Progress<'a> {
                             "a restore whose operation did not finish renamed `{target}`: it is now {now}, restored from {}, and may not hold complete data; the branch it replaced ({old_id}) is kept and nothing was deleted",
                             snapshot.id
                         ),
-                                format!("check `{target}` in the Neon Console and, if it is not right, {}", self.undo_hint()),
+                        format!(
+                            "check `{target}` in the Neon Console and, if it is not right, {}",
+                            self.undo_hint()
+                        ),
                     ),
                     Fate::Renamed(now) => (
                         format!(
                             "`{target}` was restored from {} (now {now}) but the run stopped before it was verified; the branch it replaced ({old_id}) is kept",
                             snapshot.id
                         ),
-                        format!("re-run: it verifies the restore and finishes, or stops if the restore failed; {}", self.undo_hint()),
+                        format!(
+                            "re-run: it verifies the restore and finishes, or stops if the restore failed; {}",
+                            self.undo_hint()
+                        ),
                     ),
                     Fate::Unknown if restore_failed => (
                         format!(
                             "the restore of `{target}` failed and its state could not be read back (in the Neon Console, `restored_from` = {} means it was renamed)",
                             snapshot.id
                         ),
-                        format!("check `{target}` in the Neon Console and, if it is not right, {}", self.undo_hint()),
+                        format!(
+                            "check `{target}` in the Neon Console and, if it is not right, {}",
+                            self.undo_hint()
+                        ),
                     ),
                     Fate::Unknown => (
                         format!(
                             "the run stopped during the restore of `{target}`, which may or may not have happened (in the Neon Console, `restored_from` = {} means it did)",
                             snapshot.id
                         ),
-                        format!("re-run: it finds out and finishes, or stops if the restore failed; {}", self.undo_hint()),
+                        format!(
+                            "re-run: it finds out and finishes, or stops if the restore failed; {}",
+                            self.undo_hint()
+                        ),
                     ),
                 }
             }
@@ -294,7 +315,10 @@ async fn restore_status(ctx: &Ctx, branch_id: &str) -> anyhow::Result<Option<Str
     if let Some(bad) = ops.iter().find(|op| op.status.is_failure()) {
         return Ok(Some(format!("{} ({})", status_word(bad.status), bad.id)));
     }
-    let running: Vec<_> = ops.into_iter().filter(|op| !op.status.is_terminal()).collect();
+    let running: Vec<_> = ops
+        .into_iter()
+        .filter(|op| !op.status.is_terminal())
+        .collect();
     match ctx.neon.wait(&running).await {
         Ok(()) => Ok(None),
         Err(NeonError::OperationFailed { id, status, .. }) => Ok(Some(format!("{status} ({id})"))),

@@ -57,7 +57,15 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
     let name = SnapshotName::new(SnapshotKind::PreRollback, ctx.now(), None, None)
         .with_run(run)
         .to_string();
-    let taken = take(ctx, step, &prod, &name, &ctx.config.rollback_snapshot_ttl, &[]).await;
+    let taken = take(
+        ctx,
+        step,
+        &prod,
+        &name,
+        &ctx.config.rollback_snapshot_ttl,
+        &[],
+    )
+    .await;
     let undo = snapshot_ref(&progress.check(step, taken).await?);
     progress.undo_with(Some(&undo));
     for stale in &earlier {
@@ -69,7 +77,12 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
 
     let label = format!("Restore {} onto production", target.name);
     let new_prod = progress
-        .restore("Restore of the snapshot onto production", &label, &target, &prod)
+        .restore(
+            "Restore of the snapshot onto production",
+            &label,
+            &target,
+            &prod,
+        )
         .await?;
     Ok(Done {
         outcome: Outcome::Rollback(Rollback {
@@ -142,10 +155,15 @@ async fn finish(
         old_id: replaced.clone(),
         new: prod.clone(),
     }];
-    tidy.extend(earlier.iter().filter(|s| s.id != undo.id).map(|s| Tidy::Delete {
-        snapshot: snapshot_ref(s),
-        why: "an earlier attempt's rollback point".into(),
-    }));
+    tidy.extend(
+        earlier
+            .iter()
+            .filter(|s| s.id != undo.id)
+            .map(|s| Tidy::Delete {
+                snapshot: snapshot_ref(s),
+                why: "an earlier attempt's rollback point".into(),
+            }),
+    );
     tidy.push(Tidy::Prune { keep: undo.clone() });
     Ok(Done {
         outcome: Outcome::Rollback(Rollback {
@@ -203,10 +221,22 @@ mod tests {
     #[test]
     fn latest_undoes_the_last_completed_promotion() {
         let all = vec![
-            snap("a", "prod_snap_2026-11-20_10-00-00_pre-promotion_pr-1_abcdef0", "br-1"),
-            snap("b", "prod_snap_2026-11-22_10-00-00_pre-promotion_pr-2_abcdef1", "br-2"),
+            snap(
+                "a",
+                "prod_snap_2026-11-20_10-00-00_pre-promotion_pr-1_abcdef0",
+                "br-1",
+            ),
+            snap(
+                "b",
+                "prod_snap_2026-11-22_10-00-00_pre-promotion_pr-2_abcdef1",
+                "br-2",
+            ),
             // Promotion C failed before its restore: its point is of the current prod.
-            snap("c", "prod_snap_2026-11-23_10-00-00_pre-promotion_pr-3_abcdef2", "br-3"),
+            snap(
+                "c",
+                "prod_snap_2026-11-23_10-00-00_pre-promotion_pr-3_abcdef2",
+                "br-3",
+            ),
             snap("d", "prod_snap_2026-11-23_11-00-00_pre-rollback", "br-3"),
         ];
         assert_eq!(choose(&all, "latest", &prod("br-3")).unwrap().id, "b");

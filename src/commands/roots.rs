@@ -55,7 +55,10 @@ pub fn missing_dev(ctx: &Ctx) -> anyhow::Error {
     let given = if ctx.config.dev_branch_given {
         format!("the dev root `{dev}` ({})", ctx.config.input("dev_branch"))
     } else {
-        format!("the dev root `{dev}` (the default of {})", ctx.config.input("dev_branch"))
+        format!(
+            "the dev root `{dev}` (the default of {})",
+            ctx.config.input("dev_branch")
+        )
     };
     anyhow!(
         "{given} does not exist in Neon project `{}`; create it once with {}, or set {} to an existing branch name",
@@ -80,9 +83,7 @@ async fn resolve(ctx: &Ctx, label: &str, name_or_id: &str) -> anyhow::Result<Opt
     let replacement = if is_replaced_name(&found.name) {
         None
     } else {
-        let branches = ctx
-            .step("List branches", ctx.neon.list_branches())
-            .await?;
+        let branches = ctx.step("List branches", ctx.neon.list_branches()).await?;
         match branches
             .into_iter()
             .find(|b| b.restored_as.as_deref() == Some(found.id.as_str()))
@@ -131,7 +132,10 @@ fn ensure_root(branch: &Branch, role: &str, input: &str) -> anyhow::Result<()> {
 /// must not judge prod while that run's restore is still under way.
 pub async fn settle(ctx: &Ctx) -> anyhow::Result<()> {
     let running = ctx
-        .step("Check for running operations", ctx.neon.running_operations())
+        .step(
+            "Check for running operations",
+            ctx.neon.running_operations(),
+        )
         .await?;
     if running.is_empty() {
         return Ok(());

@@ -63,7 +63,9 @@ pub async fn setup(ctx: &Ctx) -> Result<Done, Failure> {
     // Dev was made from this prod snapshot and is still that branch: it is dev's baseline
     // (unless an earlier try already made it one).
     let tidy: Vec<Tidy> = snapshot
-        .filter(|s| SnapshotName::parse(&s.name).is_some_and(|n| n.kind == SnapshotKind::DevRefresh))
+        .filter(|s| {
+            SnapshotName::parse(&s.name).is_some_and(|n| n.kind == SnapshotKind::DevRefresh)
+        })
         .and_then(|s| tidy::baseline(&all, &s))
         .into_iter()
         .collect();
@@ -81,7 +83,10 @@ pub async fn setup(ctx: &Ctx) -> Result<Done, Failure> {
 
 /// Snapshot prod (kept afterwards as dev's baseline, so it lives as long as a rollback point)
 /// and restore it, without finalize, as a new root branch named `dev_branch`.
-async fn create_dev(ctx: &Ctx, prod: &Branch) -> anyhow::Result<(Branch, crate::outcome::SnapshotRef)> {
+async fn create_dev(
+    ctx: &Ctx,
+    prod: &Branch,
+) -> anyhow::Result<(Branch, crate::outcome::SnapshotRef)> {
     let name = SnapshotName::new(SnapshotKind::DevRefresh, ctx.now(), None, None).to_string();
     let ttl = &ctx.config.rollback_snapshot_ttl;
     let snapshot = snapshot_ref(&take(ctx, "Snapshot of production", prod, &name, ttl, &[]).await?);

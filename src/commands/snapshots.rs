@@ -31,9 +31,7 @@ pub struct Ours<'a> {
 pub fn ours(all: &[Snapshot]) -> Vec<Ours<'_>> {
     let mut ours: Vec<Ours<'_>> = all
         .iter()
-        .filter_map(|s| {
-            SnapshotName::parse(&s.name).map(|name| Ours { snapshot: s, name })
-        })
+        .filter_map(|s| SnapshotName::parse(&s.name).map(|name| Ours { snapshot: s, name }))
         .collect();
     ours.sort_by(|a, b| {
         (b.name.taken_at, &b.snapshot.created_at).cmp(&(a.name.taken_at, &a.snapshot.created_at))
@@ -42,7 +40,7 @@ pub fn ours(all: &[Snapshot]) -> Vec<Ours<'_>> {
 }
 
 /// Dev's baseline: the newest snapshot of ours named as one (there should be exactly one).
-pub fn baseline<'a>(all: &'a [Snapshot]) -> Option<&'a Snapshot> {
+pub fn baseline(all: &[Snapshot]) -> Option<&Snapshot> {
     ours(all)
         .into_iter()
         .find(|o| o.name.kind == SnapshotKind::Baseline)
@@ -72,7 +70,9 @@ pub async fn take(
         Err(e) if is_quota(&e) => match relieve_quota(ctx, keep).await {
             Ok(freed) if freed > 0 => ctx.apply(format!("{label} (again)"), call).await,
             Ok(_) => Err(e),
-            Err(list_err) => Err(e.context(format!("(the snapshots could not be listed: {list_err:#})"))),
+            Err(list_err) => {
+                Err(e.context(format!("(the snapshots could not be listed: {list_err:#})")))
+            }
         },
         other => other,
     };
@@ -94,7 +94,9 @@ pub async fn take(
 /// Deletes our own oldest rollback points until at most `rollback_snapshots_kept` remain,
 /// counting the one about to be taken (or `keep`, just taken). Returns how many went.
 async fn relieve_quota(ctx: &Ctx, keep: &[&SnapshotRef]) -> anyhow::Result<usize> {
-    let all = ctx.step("List snapshots", ctx.neon.list_snapshots()).await?;
+    let all = ctx
+        .step("List snapshots", ctx.neon.list_snapshots())
+        .await?;
     let kept = ctx.config.rollback_snapshots_kept;
     // The snapshot being taken is one of ours; if a rollback point was just taken, it counts.
     let room = kept.saturating_sub(1);
@@ -104,7 +106,10 @@ async fn relieve_quota(ctx: &Ctx, keep: &[&SnapshotRef]) -> anyhow::Result<usize
         let label = format!("Delete the old rollback point {} (quota)", s.name);
         match delete(ctx, &label, &s).await {
             Ok(()) => freed += 1,
-            Err(e) => ctx.warn(format!("could not delete {} to free the quota: {e:#}", s.id)),
+            Err(e) => ctx.warn(format!(
+                "could not delete {} to free the quota: {e:#}",
+                s.id
+            )),
         }
     }
     Ok(freed)
@@ -119,20 +124,30 @@ pub fn surplus(all: &[Snapshot], room: usize, keep: &[&SnapshotRef]) -> Vec<Snap
         .map(|o| o.snapshot)
         .filter(|s| !kept_ids.contains(&s.id.as_str()))
         .collect();
-    points.iter().skip(room).rev().map(|s| snapshot_ref(s)).collect()
+    points
+        .iter()
+        .skip(room)
+        .rev()
+        .map(|s| snapshot_ref(s))
+        .collect()
 }
 
 /// After a verified promotion or rollback: our rollback points beyond `rollback_snapshots_kept`
 /// (counting `just_taken`), oldest first. Deletion failures are warnings.
 pub async fn prune(ctx: &Ctx, just_taken: &SnapshotRef) -> anyhow::Result<Vec<SnapshotRef>> {
-    let all = ctx.step("List snapshots", ctx.neon.list_snapshots()).await?;
+    let all = ctx
+        .step("List snapshots", ctx.neon.list_snapshots())
+        .await?;
     let room = ctx.config.rollback_snapshots_kept.saturating_sub(1);
     let mut deleted = Vec::new();
     for s in surplus(&all, room, &[just_taken]) {
         let label = format!("Delete the old rollback point {}", s.name);
         match delete(ctx, &label, &s).await {
             Ok(()) => deleted.push(s),
-            Err(e) => ctx.warn(format!("could not delete the old rollback point {}: {e:#}", s.id)),
+            Err(e) => ctx.warn(format!(
+                "could not delete the old rollback point {}: {e:#}",
+                s.id
+            )),
         }
     }
     Ok(deleted)
@@ -147,7 +162,10 @@ async fn discard_failed(ctx: &Ctx, name: &str) {
     if let Some(s) = found {
         let label = format!("Delete the failed snapshot {name}");
         if let Err(e) = delete(ctx, &label, &snapshot_ref(&s)).await {
-            ctx.warn(format!("could not delete the failed snapshot {}: {e:#}", s.id));
+            ctx.warn(format!(
+                "could not delete the failed snapshot {}: {e:#}",
+                s.id
+            ));
         }
     }
 }
@@ -175,7 +193,10 @@ pub async fn explain_quota(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
 }
 
 pub fn is_quota(e: &anyhow::Error) -> bool {
-    matches!(e.downcast_ref::<NeonError>(), Some(NeonError::QuotaExceeded(_)))
+    matches!(
+        e.downcast_ref::<NeonError>(),
+        Some(NeonError::QuotaExceeded(_))
+    )
 }
 
 fn is_failed_operation(e: &anyhow::Error) -> bool {
@@ -230,7 +251,10 @@ pub fn by_id_or_name<'a>(all: &'a [Snapshot], wanted: &str) -> anyhow::Result<&'
         many => Err(anyhow!(
             "{} snapshots are named `{wanted}` ({}); give the id of the one to restore",
             many.len(),
-            many.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
@@ -253,10 +277,16 @@ mod tests {
 
     fn list() -> Vec<Snapshot> {
         vec![
-            snap("p1", "prod_snap_2026-11-20_10-00-00_pre-promotion_pr-1_abcdef0"),
+            snap(
+                "p1",
+                "prod_snap_2026-11-20_10-00-00_pre-promotion_pr-1_abcdef0",
+            ),
             snap("r1", "prod_snap_2026-11-21_10-00-00_pre-rollback"),
             snap("c1", "prod_snap_2026-11-22_10-00-00_checkpoint"),
-            snap("p2", "prod_snap_2026-11-23_10-00-00_pre-promotion_pr-2_abcdef1"),
+            snap(
+                "p2",
+                "prod_snap_2026-11-23_10-00-00_pre-promotion_pr-2_abcdef1",
+            ),
             snap("b", "dev_snap_2026-11-23_10-00-01_baseline_pr-2_abcdef1"),
             snap("x", "nightly"),
         ]

@@ -52,13 +52,18 @@ pub async fn sweep(ctx: &Ctx) -> anyhow::Result<Done> {
         // Children that this sweep deletes first do not count.
         let children: Vec<&str> = branches
             .iter()
-            .filter(|c| c.parent_id.as_deref() == Some(old.id.as_str()) && !doomed_ids.contains(&c.id))
+            .filter(|c| {
+                c.parent_id.as_deref() == Some(old.id.as_str()) && !doomed_ids.contains(&c.id)
+            })
             .map(|c| c.name.as_str())
             .collect();
         if children.is_empty() {
             doomed.push(old);
         } else {
-            out.kept.push((old.name.clone(), format!("it still has children: {}", children.join(", "))));
+            out.kept.push((
+                old.name.clone(),
+                format!("it still has children: {}", children.join(", ")),
+            ));
         }
     }
     for branch in doomed {
@@ -69,7 +74,8 @@ pub async fn sweep(ctx: &Ctx) -> anyhow::Result<Done> {
             Ok(_) => out.deleted_branches.push(branch_ref(branch)),
             Err(e) => {
                 ctx.warn(format!("could not delete `{}`: {e:#}", branch.name));
-                out.kept.push((branch.name.clone(), format!("deleting it failed: {e:#}")));
+                out.kept
+                    .push((branch.name.clone(), format!("deleting it failed: {e:#}")));
             }
         }
     }
@@ -83,7 +89,8 @@ pub async fn sweep(ctx: &Ctx) -> anyhow::Result<Done> {
             Ok(_) => out.deleted_snapshots.push(s),
             Err(e) => {
                 ctx.warn(format!("could not delete snapshot {}: {e:#}", s.name));
-                out.kept.push((s.name, format!("deleting it failed: {e:#}")));
+                out.kept
+                    .push((s.name, format!("deleting it failed: {e:#}")));
             }
         }
     }
@@ -149,12 +156,16 @@ async fn replaced<'a>(
             continue;
         };
         if ctx.config.keep_old_branch {
-            out.kept.push((old.name.clone(), "keep_old_branch is set".into()));
+            out.kept
+                .push((old.name.clone(), "keep_old_branch is set".into()));
             continue;
         }
         let finished = new.current_state == "ready"
             && ctx
-                .step(format!("Check the restore of {}", new.name), restore_finished(ctx, &new.id))
+                .step(
+                    format!("Check the restore of {}", new.name),
+                    restore_finished(ctx, &new.id),
+                )
                 .await
                 .unwrap_or(false);
         if finished {
@@ -164,7 +175,10 @@ async fn replaced<'a>(
                 "`{}` ({}) replaced `{}` by a restore that did not finish: `{}` is kept; check `{}` in the Neon Console",
                 new.name, new.id, old.name, old.name, new.name
             ));
-            out.kept.push((old.name.clone(), format!("the restore that replaced it ({}) did not finish", new.id)));
+            out.kept.push((
+                old.name.clone(),
+                format!("the restore that replaced it ({}) did not finish", new.id),
+            ));
         }
     }
     found
@@ -173,7 +187,11 @@ async fn replaced<'a>(
 /// Ours and done with: unpromoted candidates and dev-refresh leftovers past
 /// `candidate_snapshot_ttl`, and rollback points past their own expiry (Neon normally removes
 /// them itself). Never dev's baseline.
-fn stale_snapshots<'a>(all: &'a [Snapshot], candidate_ttl: &Expiry, now: Timestamp) -> Vec<Ours<'a>> {
+fn stale_snapshots<'a>(
+    all: &'a [Snapshot],
+    candidate_ttl: &Expiry,
+    now: Timestamp,
+) -> Vec<Ours<'a>> {
     snapshots::ours(all)
         .into_iter()
         .filter(|o| {

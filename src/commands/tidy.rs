@@ -31,6 +31,12 @@ pub enum Tidy {
 pub async fn run(ctx: &Ctx, tasks: &[Tidy]) -> Result<Tidied, Cancelled> {
     let mut out = Tidied::default();
     for task in tasks {
+        let what = match task {
+            Tidy::RetireOld { old_id, new } => format!("retiring `{} (old)` ({old_id})", new.name),
+            Tidy::Baseline { snapshot, .. } => format!("making {} dev's baseline", snapshot.name),
+            Tidy::Delete { snapshot, why } => format!("deleting {} ({why})", snapshot.name),
+            Tidy::Prune { .. } => "deleting rollback points beyond rollback_snapshots_kept".into(),
+        };
         let done = match task {
             Tidy::RetireOld { old_id, new } => retire(ctx, old_id, new)
                 .await
@@ -54,7 +60,8 @@ pub async fn run(ctx: &Ctx, tasks: &[Tidy]) -> Result<Tidied, Cancelled> {
             if let Some(c) = e.downcast_ref::<Cancelled>() {
                 return Err(Cancelled(c.0.clone()));
             }
-            let message = format!("clean-up: {e:#} (a re-run or the next sweep finishes it)");
+            let message =
+                format!("clean-up: {what} failed: {e:#} (a re-run or the next sweep finishes it)");
             ctx.warn(message.clone());
             out.failed.push(message);
         }
@@ -108,7 +115,10 @@ async fn retire(ctx: &Ctx, old_id: &str, new: &Branch) -> anyhow::Result<OldBran
         protect(ctx, &format!("Protect {}", new.name), &new.id, true).await?;
     }
     let children = ctx
-        .step(format!("Check children of {old_label}"), ctx.neon.children(old_id))
+        .step(
+            format!("Check children of {old_label}"),
+            ctx.neon.children(old_id),
+        )
         .await?;
     if !children.is_empty() {
         return Ok(OldBranch::KeptWithChildren {
@@ -127,7 +137,12 @@ async fn retire(ctx: &Ctx, old_id: &str, new: &Branch) -> anyhow::Result<OldBran
 }
 
 /// Sets or clears a branch's protection and waits.
-pub async fn protect(ctx: &Ctx, label: &str, branch_id: &str, protected: bool) -> anyhow::Result<()> {
+pub async fn protect(
+    ctx: &Ctx,
+    label: &str,
+    branch_id: &str,
+    protected: bool,
+) -> anyhow::Result<()> {
     let call = Call::UpdateBranch {
         branch_id: branch_id.into(),
         update: UpdateBranch {

@@ -197,10 +197,17 @@ impl Check {
     }
 
     /// An input and its create-branch-action alias: either, or both with one value.
-    fn alias(&mut self, ours: (&str, Option<String>), theirs: (&str, Option<String>)) -> Option<String> {
+    fn alias(
+        &mut self,
+        ours: (&str, Option<String>),
+        theirs: (&str, Option<String>),
+    ) -> Option<String> {
         match (ours.1, theirs.1) {
             (Some(a), Some(b)) if a != b => {
-                let (a_name, b_name) = (input_name(self.mode, ours.0), input_name(self.mode, theirs.0));
+                let (a_name, b_name) = (
+                    input_name(self.mode, ours.0),
+                    input_name(self.mode, theirs.0),
+                );
                 self.fail(
                     ours.0,
                     format!("`{a}` differs from {b_name} `{b}`; {b_name} is create-branch-action's name for {a_name}: give one of them"),
@@ -235,7 +242,12 @@ impl Config {
             errors: Vec::new(),
         };
         let project_id = c.parse("project_id", raw.project_id, String::new(), v::project_id);
-        let api_host = c.parse("api_host", raw.api_host, "https://console.neon.tech/api/v2".into(), v::url);
+        let api_host = c.parse(
+            "api_host",
+            raw.api_host,
+            "https://console.neon.tech/api/v2".into(),
+            v::url,
+        );
         let repo = c.parse("repo", raw.repo, None, |r| v::repo(r).map(Some));
         let command = c.parse("command", raw.command, None, v::command);
         let preview_branch_name = raw
@@ -251,19 +263,42 @@ impl Config {
                 format!("`{preview_branch_name}` has no placeholder, so every pull request would share one branch; include {{pr}} (and optionally {{ref}}, {{sha}}), or give a literal `branch_name`"),
             );
         }
-        let dev = c.alias(("dev_branch", raw.dev_branch), ("parent_branch", raw.parent_branch));
+        let dev = c.alias(
+            ("dev_branch", raw.dev_branch),
+            ("parent_branch", raw.parent_branch),
+        );
         let week = Expiry::After(Duration::from_secs(7 * 86400));
         let ttl_given = raw.preview_ttl.is_some();
-        let preview_ttl = match c.alias(("preview_ttl", raw.preview_ttl), ("expires_at", raw.expires_at)) {
-            Some(t) if ttl_given => c.parse("preview_ttl", Some(t), week, |t| v::branch_expiry(t, now)),
+        let preview_ttl = match c.alias(
+            ("preview_ttl", raw.preview_ttl),
+            ("expires_at", raw.expires_at),
+        ) {
+            Some(t) if ttl_given => {
+                c.parse("preview_ttl", Some(t), week, |t| v::branch_expiry(t, now))
+            }
             Some(t) => c.parse("expires_at", Some(t), week, |t| v::rfc3339_expiry(t, now)),
             None => week,
         };
         let expiry = |c: &mut Check, input: &str, value, days: u64| {
-            c.parse(input, value, Expiry::After(Duration::from_secs(days * 86400)), |t| v::expiry(t, now))
+            c.parse(
+                input,
+                value,
+                Expiry::After(Duration::from_secs(days * 86400)),
+                |t| v::expiry(t, now),
+            )
         };
-        let rollback_snapshot_ttl = expiry(&mut c, "rollback_snapshot_ttl", raw.rollback_snapshot_ttl, 30);
-        let candidate_snapshot_ttl = expiry(&mut c, "candidate_snapshot_ttl", raw.candidate_snapshot_ttl, 1);
+        let rollback_snapshot_ttl = expiry(
+            &mut c,
+            "rollback_snapshot_ttl",
+            raw.rollback_snapshot_ttl,
+            30,
+        );
+        let candidate_snapshot_ttl = expiry(
+            &mut c,
+            "candidate_snapshot_ttl",
+            raw.candidate_snapshot_ttl,
+            1,
+        );
         let config = Config {
             mode,
             api_key: raw.api_key.unwrap_or_default(),
@@ -286,16 +321,43 @@ impl Config {
             rollback_snapshot_ttl,
             candidate_snapshot_ttl,
             keep_old_branch: c.parse("keep_old_branch", raw.keep_old_branch, false, v::boolean),
-            rollback_snapshots_kept: c.parse("rollback_snapshots_kept", raw.rollback_snapshots_kept, 3, v::count),
-            on_destructive_change: c.parse("on_destructive_change", raw.on_destructive_change, Policy::Warn, v::policy),
-            on_prod_changed: c.parse("on_prod_changed", raw.on_prod_changed, Policy::Warn, v::policy),
+            rollback_snapshots_kept: c.parse(
+                "rollback_snapshots_kept",
+                raw.rollback_snapshots_kept,
+                3,
+                v::count,
+            ),
+            on_destructive_change: c.parse(
+                "on_destructive_change",
+                raw.on_destructive_change,
+                Policy::Warn,
+                v::policy,
+            ),
+            on_prod_changed: c.parse(
+                "on_prod_changed",
+                raw.on_prod_changed,
+                Policy::Warn,
+                v::policy,
+            ),
             branch: raw.branch,
             checkpoint_name: raw
                 .checkpoint_name
                 .unwrap_or_else(|| "prod_snap_{date}_checkpoint".into()),
-            branch_type: c.parse("branch_type", raw.branch_type, BranchType::Default, v::branch_type),
-            masking_rules: c.parse("masking_rules", raw.masking_rules, None, |m| v::masking_rules(m).map(Some)),
-            suspend_timeout: c.parse("suspend_timeout", raw.suspend_timeout, None, v::suspend_timeout),
+            branch_type: c.parse(
+                "branch_type",
+                raw.branch_type,
+                BranchType::Default,
+                v::branch_type,
+            ),
+            masking_rules: c.parse("masking_rules", raw.masking_rules, None, |m| {
+                v::masking_rules(m).map(Some)
+            }),
+            suspend_timeout: c.parse(
+                "suspend_timeout",
+                raw.suspend_timeout,
+                None,
+                v::suspend_timeout,
+            ),
             prisma: c.parse("prisma", raw.prisma, false, v::boolean),
             get_auth_url: c.parse("get_auth_url", raw.get_auth_url, false, v::boolean),
             get_data_api_url: c.parse("get_data_api_url", raw.get_data_api_url, false, v::boolean),

@@ -74,7 +74,10 @@ fn each_invalid_input_is_named_with_what_it_accepts() {
         ("project_id", "My Project"),
         ("timeout", "soon"),
     ]);
-    let inputs: Vec<&str> = errs.iter().map(|e| e.split(':').next().unwrap().trim_matches('`')).collect();
+    let inputs: Vec<&str> = errs
+        .iter()
+        .map(|e| e.split(':').next().unwrap().trim_matches('`'))
+        .collect();
     assert_eq!(
         inputs,
         [
@@ -93,8 +96,9 @@ fn each_invalid_input_is_named_with_what_it_accepts() {
 
 #[test]
 fn preview_ttl_accepts_durations_times_and_none_up_to_30_days() {
-    let ttl =
-        |v: &str| Config::from_raw_at(raw(&[("preview_ttl", v)]), Mode::Action, now()).map(|c| c.preview_ttl);
+    let ttl = |v: &str| {
+        Config::from_raw_at(raw(&[("preview_ttl", v)]), Mode::Action, now()).map(|c| c.preview_ttl)
+    };
     assert_eq!(
         ttl("30m").unwrap(),
         Expiry::After(Duration::from_secs(1800))
@@ -109,14 +113,15 @@ fn preview_ttl_accepts_durations_times_and_none_up_to_30_days() {
 
 #[test]
 fn a_template_without_placeholders_is_refused() {
-    assert!(
-        errors(&[("preview_branch_name", "preview")])[0].starts_with("`preview_branch_name:`")
-    );
+    assert!(errors(&[("preview_branch_name", "preview")])[0].starts_with("`preview_branch_name:`"));
 }
 
 #[test]
 fn a_ttl_past_what_a_timestamp_holds_is_refused_not_never() {
-    let errs = errors(&[("rollback_snapshot_ttl", "99999999d"), ("candidate_snapshot_ttl", "9999999999999h")]);
+    let errs = errors(&[
+        ("rollback_snapshot_ttl", "99999999d"),
+        ("candidate_snapshot_ttl", "9999999999999h"),
+    ]);
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert!(errs[0].starts_with("`rollback_snapshot_ttl:`"), "{errs:?}");
 }
@@ -126,29 +131,65 @@ fn rollback_snapshots_kept_is_one_or_more() {
     let c = Config::from_raw_at(raw(&[]), Mode::Action, now()).unwrap();
     assert_eq!(c.rollback_snapshots_kept, 3);
     let errs = errors(&[("rollback_snapshots_kept", "0")]);
-    assert!(errs[0].contains("rollback_snapshots_kept") && errs[0].contains("1 or more"), "{errs:?}");
+    assert!(
+        errs[0].contains("rollback_snapshots_kept") && errs[0].contains("1 or more"),
+        "{errs:?}"
+    );
     assert!(!errors(&[("rollback_snapshots_kept", "-1")]).is_empty());
 }
 
 #[test]
 fn guards_take_warn_fail_or_ignore() {
-    let c = Config::from_raw_at(raw(&[("on_prod_changed", "FAIL"), ("on_destructive_change", "ignore")]), Mode::Action, now()).unwrap();
-    assert_eq!((c.on_prod_changed, c.on_destructive_change), (Policy::Fail, Policy::Ignore));
+    let c = Config::from_raw_at(
+        raw(&[
+            ("on_prod_changed", "FAIL"),
+            ("on_destructive_change", "ignore"),
+        ]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        (c.on_prod_changed, c.on_destructive_change),
+        (Policy::Fail, Policy::Ignore)
+    );
     assert!(errors(&[("on_prod_changed", "stop")])[0].contains("warn, fail or ignore"));
 }
 
 #[test]
 fn create_branch_action_names_are_aliases_and_must_agree() {
-    let c = Config::from_raw_at(raw(&[("parent_branch", "main"), ("expires_at", "2026-11-30T00:00:00Z")]), Mode::Action, now()).unwrap();
+    let c = Config::from_raw_at(
+        raw(&[
+            ("parent_branch", "main"),
+            ("expires_at", "2026-11-30T00:00:00Z"),
+        ]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
     assert_eq!(c.dev_branch, "main");
     assert!(c.dev_branch_given);
-    assert_eq!(c.preview_ttl, Expiry::At("2026-11-30T00:00:00Z".parse().unwrap()));
+    assert_eq!(
+        c.preview_ttl,
+        Expiry::At("2026-11-30T00:00:00Z".parse().unwrap())
+    );
     let errs = errors(&[("dev_branch", "dev"), ("parent_branch", "main")]);
-    assert!(errs[0].contains("`dev_branch:`") && errs[0].contains("`parent_branch:`"), "{errs:?}");
-    let errs = errors(&[("preview_ttl", "7d"), ("expires_at", "2026-11-30T00:00:00Z")]);
+    assert!(
+        errs[0].contains("`dev_branch:`") && errs[0].contains("`parent_branch:`"),
+        "{errs:?}"
+    );
+    let errs = errors(&[
+        ("preview_ttl", "7d"),
+        ("expires_at", "2026-11-30T00:00:00Z"),
+    ]);
     assert!(errs[0].contains("`expires_at:`"), "{errs:?}");
     assert!(!errors(&[("expires_at", "7d")]).is_empty());
-    let same = Config::from_raw_at(raw(&[("dev_branch", "main"), ("parent_branch", "main")]), Mode::Action, now()).unwrap();
+    let same = Config::from_raw_at(
+        raw(&[("dev_branch", "main"), ("parent_branch", "main")]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
     assert_eq!(same.dev_branch, "main");
 }
 
@@ -163,7 +204,18 @@ fn usage_errors_name_settings_as_the_mode_spells_them() {
 
 #[test]
 fn debug_never_shows_a_secret() {
-    let c = Config::from_raw_at(raw(&[("api_key", "napi_secret_1"), ("github_token", "ghs_secret_2")]), Mode::Action, now()).unwrap();
+    let c = Config::from_raw_at(
+        raw(&[
+            ("api_key", "napi_secret_1"),
+            ("github_token", "ghs_secret_2"),
+        ]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
     let text = format!("{c:?} {:?}", raw(&[("api_key", "napi_secret_1")]));
-    assert!(!text.contains("secret_1") && !text.contains("secret_2"), "{text}");
+    assert!(
+        !text.contains("secret_1") && !text.contains("secret_2"),
+        "{text}"
+    );
 }

@@ -74,7 +74,9 @@ pub fn url(v: &str) -> Result<String, String> {
 
 pub fn count(v: &str) -> Result<usize, String> {
     match v.parse::<usize>() {
-        Ok(0) => Err("0 would delete every rollback point, the one just taken too; use 1 or more".into()),
+        Ok(0) => {
+            Err("0 would delete every rollback point, the one just taken too; use 1 or more".into())
+        }
         Ok(n) => Ok(n),
         Err(_) => Err("use a whole number, 1 or more".into()),
     }
@@ -124,7 +126,10 @@ pub fn branch_expiry(v: &str, now: Timestamp) -> Result<Expiry, String> {
     let e = expiry(v, now)?;
     let too_far = match &e {
         Expiry::After(d) => *d > MAX_PREVIEW_TTL,
-        Expiry::At(t) => t.duration_since(now) > jiff::SignedDuration::try_from(MAX_PREVIEW_TTL).expect("30 days"),
+        Expiry::At(t) => {
+            t.duration_since(now)
+                > jiff::SignedDuration::try_from(MAX_PREVIEW_TTL).expect("30 days")
+        }
         Expiry::Never => false,
     };
     if too_far {
@@ -147,7 +152,9 @@ pub fn suspend_timeout(v: &str) -> Result<Option<i64>, String> {
     match v.parse::<i64>() {
         Ok(0) => Ok(None),
         Ok(n) if (-1..=604_800).contains(&n) => Ok(Some(n)),
-        _ => Err("use a number of seconds from -1 (never suspend) to 604800; 0 is Neon's default".into()),
+        _ => Err(
+            "use a number of seconds from -1 (never suspend) to 604800; 0 is Neon's default".into(),
+        ),
     }
 }
 

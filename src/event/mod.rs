@@ -43,9 +43,6 @@ pub struct PushInfo {
     /// The pushed commit (`after`).
     pub sha: String,
     pub branch: String,
-    /// When the push happened (`repository.pushed_at`); a re-run keeps it, so a promotion can
-    /// tell a later change to prod from its own.
-    pub pushed_at: Option<jiff::Timestamp>,
 }
 
 /// What to run.
@@ -216,19 +213,6 @@ struct PushEvent {
 struct PushRepo {
     #[serde(default)]
     default_branch: Option<String>,
-    /// Seconds since the epoch in push payloads (a date string in other events).
-    #[serde(default)]
-    pushed_at: Option<Value>,
-}
-
-impl PushRepo {
-    fn pushed_at(&self) -> Option<jiff::Timestamp> {
-        match self.pushed_at.as_ref()? {
-            Value::Number(n) => jiff::Timestamp::from_second(n.as_i64()?).ok(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-    }
 }
 
 fn pull_request_info(payload: &Value) -> Result<(String, PullRequestInfo), UsageError> {
@@ -288,7 +272,10 @@ pub fn route(config: &Config, gh: Option<&GitHubContext>) -> Result<Route, Usage
     let pr = pr.map(|(action, p)| (action, Some(p)));
     let named = config.branch_name.is_some();
     let target = |command: CommandName| -> Result<Option<PullRequestInfo>, UsageError> {
-        let found = pr.as_ref().and_then(|(_, p)| p.clone()).or_else(|| cli_pull_request(config));
+        let found = pr
+            .as_ref()
+            .and_then(|(_, p)| p.clone())
+            .or_else(|| cli_pull_request(config));
         if found.is_some() || named {
             return Ok(found);
         }
@@ -403,7 +390,6 @@ fn push_info(payload: &Value) -> Option<PushInfo> {
     let push = PushEvent::deserialize(payload).ok()?;
     let branch = push.git_ref.strip_prefix("refs/heads/")?.to_string();
     Some(PushInfo {
-        pushed_at: push.repository.as_ref().and_then(PushRepo::pushed_at),
         sha: push.after,
         branch,
     })
@@ -436,7 +422,6 @@ fn cli_push(config: &Config) -> Option<PushInfo> {
     Some(PushInfo {
         sha: config.sha.clone()?,
         branch: config.git_ref.clone().unwrap_or_default(),
-        pushed_at: None,
     })
 }
 

@@ -202,7 +202,6 @@ mod tests {
     const DEFAULT: &str = "preview/pr-{pr}-{ref}";
     const SHA: &str = "AB12CD34EF567890ab12cd34ef567890ab12cd34";
 
-
     #[test]
     fn default_template_keeps_plain_refs() {
         assert_eq!(

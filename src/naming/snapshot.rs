@@ -84,7 +84,10 @@ impl SnapshotKind {
 
     /// A snapshot of prod that `rollback_snapshots_kept` counts.
     pub fn is_rollback_point(self) -> bool {
-        matches!(self, Self::PrePromotion | Self::PreRollback | Self::Checkpoint)
+        matches!(
+            self,
+            Self::PrePromotion | Self::PreRollback | Self::Checkpoint
+        )
     }
 }
 
@@ -344,10 +347,19 @@ mod tests {
         );
         assert_eq!(SnapshotName::parse(&baseline.to_string()), Some(baseline));
         let refresh = SnapshotName::new(SnapshotKind::DevRefresh, t, None, None).as_baseline();
-        assert_eq!(refresh.to_string(), "prod_snap_2026-11-23_10-15-00_baseline");
-        assert_eq!(SnapshotName::parse(&refresh.to_string()).unwrap().of, Of::Prod);
+        assert_eq!(
+            refresh.to_string(),
+            "prod_snap_2026-11-23_10-15-00_baseline"
+        );
+        assert_eq!(
+            SnapshotName::parse(&refresh.to_string()).unwrap().of,
+            Of::Prod
+        );
         let pre = SnapshotName::new(SnapshotKind::PreRollback, t, None, None).with_run(Some(987));
-        assert_eq!(pre.to_string(), "prod_snap_2026-11-23_10-15-00_pre-rollback_run-987");
+        assert_eq!(
+            pre.to_string(),
+            "prod_snap_2026-11-23_10-15-00_pre-rollback_run-987"
+        );
         assert_eq!(SnapshotName::parse(&pre.to_string()), Some(pre));
         assert!(SnapshotKind::Checkpoint.is_rollback_point());
         assert!(!SnapshotKind::Baseline.is_rollback_point());
@@ -358,9 +370,15 @@ mod tests {
         let t: Timestamp = "2026-11-23T10:15:00.4Z".parse().unwrap();
         let name = checkpoint_name("prod_snap_{date}_checkpoint", t, None);
         assert_eq!(name, "prod_snap_2026-11-23_10-15-00_checkpoint");
-        assert_eq!(SnapshotName::parse(&name).unwrap().kind, SnapshotKind::Checkpoint);
+        assert_eq!(
+            SnapshotName::parse(&name).unwrap().kind,
+            SnapshotKind::Checkpoint
+        );
         let with_sha = checkpoint_name("prod_snap_{date}_checkpoint_{sha}", t, Some("ABCDEF0123"));
-        assert_eq!(SnapshotName::parse(&with_sha).unwrap().sha.as_deref(), Some("abcdef0"));
+        assert_eq!(
+            SnapshotName::parse(&with_sha).unwrap().sha.as_deref(),
+            Some("abcdef0")
+        );
         assert_eq!(checkpoint_name("before-{sha}", t, None), "before");
     }
 }

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{
-    ApiError, Branch, SchemaTable, CreateBranch, CreatedBranch, Endpoint, EndpointType, NeonError, Operation,
-    RestoreSnapshot, Snapshot, UpdateBranch, WithOps,
+    ApiError, Branch, CreateBranch, CreatedBranch, Endpoint, EndpointType, NeonError, Operation,
+    RestoreSnapshot, SchemaTable, Snapshot, UpdateBranch, WithOps,
 };
 use crate::retry::{RetryPolicy, backoff, is_ambiguous, parse_retry_after, retry};
 
@@ -663,7 +663,14 @@ impl NeonClient {
         let body = json!({ "snapshot": { "name": name } });
         let path = self.path(&["snapshots", id]);
         let one: One = self
-            .call("update snapshot", true, Method::PATCH, &path, &[], Some(&body))
+            .call(
+                "update snapshot",
+                true,
+                Method::PATCH,
+                &path,
+                &[],
+                Some(&body),
+            )
             .await?;
         Ok(one.snapshot)
     }

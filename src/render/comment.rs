@@ -58,10 +58,15 @@ pub fn comment(outcome: &Outcome, info: &CommentInfo) -> Option<String> {
              | Production | [{}]({}) |\n| Rollback snapshot | {} |\n| Candidate snapshot | {} |\n| Commit | {} |\n\n{}{}{}",
             escape(&p.prod.name),
             info.console(&p.prod.id),
-            p.rollback_snapshot.as_ref().map_or("-".into(), |r| code(&r.id)),
+            p.rollback_snapshot
+                .as_ref()
+                .map_or("-".into(), |r| code(&r.id)),
             code(&p.candidate_snapshot.id),
             code(&crate::naming::short_sha(&p.sha)),
-            p.prod_changed.as_ref().map(schema::prod_change).unwrap_or_default(),
+            p.prod_changed
+                .as_ref()
+                .map(schema::prod_change)
+                .unwrap_or_default(),
             p.schema
                 .as_ref()
                 .map(|d| schema::section(d, "production → dev", SCHEMA_LIMIT))
@@ -86,7 +91,9 @@ pub fn comment(outcome: &Outcome, info: &CommentInfo) -> Option<String> {
             info.console(&r.prod.id),
             code(&r.restored_snapshot.id),
             escape(&r.restored_snapshot.name),
-            r.rollback_snapshot.as_ref().map_or("-".into(), |u| code(&u.id)),
+            r.rollback_snapshot
+                .as_ref()
+                .map_or("-".into(), |u| code(&u.id)),
             match &r.rollback_snapshot {
                 Some(u) => format!(
                     "To undo this rollback, restore the pre-rollback snapshot:\n\n```sh\n{}\n```\n",

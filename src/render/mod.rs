@@ -26,7 +26,10 @@ impl CommentInfo {
         Self {
             project_id: config.project_id.clone(),
             server_url: gh.map_or_else(|| "https://github.com".into(), |g| g.server_url.clone()),
-            repository: config.repo.clone().or_else(|| gh.map(|g| g.repository.clone())),
+            repository: config
+                .repo
+                .clone()
+                .or_else(|| gh.map(|g| g.repository.clone())),
             workflow: gh.and_then(|g| g.workflow.clone()),
         }
     }
@@ -300,8 +303,12 @@ mod golden {
             password: PASSWORD.into(),
             host: "ep-a-1.aws.neon.tech".into(),
             pooler_host: "ep-a-1-pooler.aws.neon.tech".into(),
-            url: format!("postgresql://neondb_owner:{PASSWORD}@ep-a-1.aws.neon.tech/neondb?sslmode=require"),
-            pooled_url: format!("postgresql://neondb_owner:{PASSWORD}@ep-a-1-pooler.aws.neon.tech/neondb?sslmode=require"),
+            url: format!(
+                "postgresql://neondb_owner:{PASSWORD}@ep-a-1.aws.neon.tech/neondb?sslmode=require"
+            ),
+            pooled_url: format!(
+                "postgresql://neondb_owner:{PASSWORD}@ep-a-1-pooler.aws.neon.tech/neondb?sslmode=require"
+            ),
         }
     }
 
@@ -359,8 +366,14 @@ mod golden {
                 id: "br-old-dev-55555555".into(),
                 children: vec!["preview/pr-7-x".into()],
             }),
-            baseline: Some(snap("snap-candidate-1", "dev_snap_2026-11-23_10-15-00_baseline_pr-42_ab12cd3")),
-            deleted_snapshots: vec![snap("snap-old-0", "prod_snap_2026-10-01_10-00-00_pre-promotion")],
+            baseline: Some(snap(
+                "snap-candidate-1",
+                "dev_snap_2026-11-23_10-15-00_baseline_pr-42_ab12cd3",
+            )),
+            deleted_snapshots: vec![snap(
+                "snap-old-0",
+                "prod_snap_2026-10-01_10-00-00_pre-promotion",
+            )],
             failed: Vec::new(),
         };
         check("summary-tidied.md", &tidied(&tidy, &steps(), &warnings));
@@ -395,7 +408,11 @@ mod golden {
 
     #[test]
     fn comments_carry_the_marker_and_stay_under_githubs_limit() {
-        let mut long = outcomes().into_iter().find(|(n, _)| *n == "cleanup").unwrap().1;
+        let mut long = outcomes()
+            .into_iter()
+            .find(|(n, _)| *n == "cleanup")
+            .unwrap()
+            .1;
         if let Outcome::Cleanup(c) = &mut long {
             c.result = CleanupResult::KeptWithChildren(
                 (0..20_000).map(|i| format!("child-{i}")).collect(),

@@ -12,7 +12,11 @@ use crate::schema::SchemaDiff;
 pub fn section(diff: &SchemaDiff, title: &str, limit: usize) -> String {
     let mut s = String::new();
     if !diff.changed() {
-        let _ = writeln!(s, "**Schema** ({title}, database {}): no change.\n", code(&diff.database));
+        let _ = writeln!(
+            s,
+            "**Schema** ({title}, database {}): no change.\n",
+            code(&diff.database)
+        );
         return s;
     }
     let destructive = diff.destructive();
@@ -25,7 +29,10 @@ pub fn section(diff: &SchemaDiff, title: &str, limit: usize) -> String {
         may_fail.len(),
         diff.changes.len()
     );
-    for (heading, list) in [("⚠️ Destructive", destructive), ("⚠️ May fail on existing rows", may_fail)] {
+    for (heading, list) in [
+        ("⚠️ Destructive", destructive),
+        ("⚠️ May fail on existing rows", may_fail),
+    ] {
         if list.is_empty() {
             continue;
         }
@@ -57,7 +64,10 @@ pub fn prod_change(change: &ProdChange) -> String {
             escape(&change.why)
         )
     } else {
-        format!("Production was not written since dev's baseline ({}).\n\n", escape(&change.why))
+        format!(
+            "Production was not written since dev's baseline ({}).\n\n",
+            escape(&change.why)
+        )
     }
 }
 
@@ -67,11 +77,7 @@ fn code(text: &str) -> String {
 
 /// A code fence longer than any run of backticks in `text`, so the text cannot close it.
 fn fence_for(text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     "`".repeat(longest.max(2) + 1)
 }
 
@@ -102,7 +108,10 @@ mod tests {
             diff: "+line\n".repeat(1000),
         };
         let text = section(&diff, "production → dev", 100);
-        assert!(text.contains("the whole diff is in the job summary"), "{text}");
+        assert!(
+            text.contains("the whole diff is in the job summary"),
+            "{text}"
+        );
         assert!(text.len() < 800, "{}", text.len());
     }
 }

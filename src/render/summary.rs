@@ -63,7 +63,11 @@ pub fn summary(
         Outcome::Connect(c) => vec![
             (
                 "Branch",
-                format!("[{}]({})", escape(&c.branch.name), info.console(&c.branch.id)),
+                format!(
+                    "[{}]({})",
+                    escape(&c.branch.name),
+                    info.console(&c.branch.id)
+                ),
             ),
             ("Branch id", code(&c.branch.id)),
             ("Host", code(&c.connection.host)),
@@ -83,7 +87,10 @@ pub fn summary(
                 "Expires",
                 c.expires_at.as_deref().map_or("never".into(), code),
             ),
-            ("Roll back to it with", code(&info.rollback_command(&c.snapshot.id))),
+            (
+                "Roll back to it with",
+                code(&info.rollback_command(&c.snapshot.id)),
+            ),
         ],
         Outcome::Cleanup(c) => vec![
             ("Preview branch", escape(&c.branch_name)),
@@ -232,7 +239,11 @@ pub fn summary(
                 info.console(&d.branch.id),
                 escape(&d.dev.name)
             ));
-            s.push_str(&schema::section(&d.schema, "dev → this pull request", SCHEMA_LIMIT));
+            s.push_str(&schema::section(
+                &d.schema,
+                "dev → this pull request",
+                SCHEMA_LIMIT,
+            ));
             vec![]
         }
         Outcome::DryRun(plan) => {
@@ -265,9 +276,11 @@ pub fn summary(
 
 /// What the clean-up after a verified restore did, appended to the summary once it ran.
 pub fn tidied(t: &Tidied, steps: &[StepRecord], warnings: &[String]) -> String {
-    let mut s = String::from("### Clean-up
+    let mut s = String::from(
+        "### Clean-up
 
-");
+",
+    );
     if let Some(old) = &t.old_branch {
         let _ = writeln!(s, "- Replaced branch: {}", old_branch(old));
     }
