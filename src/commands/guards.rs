@@ -39,29 +39,45 @@ pub async fn compare(ctx: &Ctx, old: &Branch, new: &Branch) -> anyhow::Result<Sc
     .await
 }
 
-/// `on_destructive_change`: `Err` (with what it would drop) when the policy is `fail` and the
-/// change is destructive; under `warn`, one warning per destructive change.
-pub fn destructive(ctx: &Ctx, diff: &SchemaDiff) -> Result<(), String> {
+/// `on_destructive_change`, before any snapshot: `Err` when the policy is `fail` and the change
+/// is destructive (or could not be read); under `warn`, one warning per destructive change (or
+/// one saying the check could not run). Passes the comparison on, when there is one.
+pub fn destructive(
+    ctx: &Ctx,
+    compared: anyhow::Result<SchemaDiff>,
+) -> anyhow::Result<Option<SchemaDiff>> {
+    let policy = ctx.config.on_destructive_change;
+    let diff = match compared {
+        Ok(diff) => diff,
+        Err(e) if policy == Policy::Fail => {
+            return Err(e.context("the schemas could not be compared, so the destructive-change guard cannot tell; nothing was snapshotted"));
+        }
+        Err(e) => {
+            ctx.warn(format!(
+                "the schemas of production and dev could not be compared ({e:#}); the promotion goes on without the destructive-change check"
+            ));
+            return Ok(None);
+        }
+    };
     let destructive = diff.destructive();
-    if destructive.is_empty() || ctx.config.on_destructive_change == Policy::Ignore {
-        return Ok(());
-    }
-    if ctx.config.on_destructive_change == Policy::Fail {
+    if policy == Policy::Fail && !destructive.is_empty() {
         let list: Vec<String> = destructive.iter().map(ToString::to_string).collect();
-        return Err(format!(
-            "the promotion {} (database `{}`), and {} is `fail`",
+        anyhow::bail!(
+            "the promotion {} (database `{}`), and {} is `fail`; nothing was snapshotted",
             list.join(", "),
             diff.database,
             ctx.config.input("on_destructive_change")
-        ));
+        );
     }
-    for change in destructive {
-        ctx.warn(format!(
-            "destructive schema change: the promotion {change} (database `{}`)",
-            diff.database
-        ));
+    if policy == Policy::Warn {
+        for change in &destructive {
+            ctx.warn(format!(
+                "destructive schema change: the promotion {change} (database `{}`)",
+                diff.database
+            ));
+        }
     }
-    Ok(())
+    Ok(Some(diff))
 }
 
 /// Whether prod was written since dev's baseline, judged from the fresh rollback point.

@@ -4,7 +4,13 @@
 //! `INPUT_*`. Without a subcommand the binary is the GitHub Action, and only inputs count.
 //! Validation is `Config::from_raw`'s job.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+
+mod flags;
+
+use flags::{
+    Api, Conn, Dev, GitHubFlags, Guards, Keep, Pr, PreviewFlags, PreviewNames, Prod, roots,
+};
 
 use crate::config::{Mode, RawInputs};
 use crate::secret::Secret;
@@ -169,145 +175,6 @@ enum Command {
         #[arg(long)]
         sha: Option<String>,
     },
-}
-
-/// Where and as whom to call Neon, and how the run behaves.
-#[derive(Debug, Args)]
-struct Api {
-    /// Neon API key [env: NEON_API_KEY]
-    #[arg(long, hide_env_values = true)]
-    api_key: Option<String>,
-    /// Neon project id [env: NEON_PROJECT_ID]
-    #[arg(long)]
-    project_id: Option<String>,
-    /// Neon API base URL [default: https://console.neon.tech/api/v2]
-    #[arg(long)]
-    api_host: Option<String>,
-    /// Upper bound for waiting on operations and locks [default: 10m]
-    #[arg(long)]
-    timeout: Option<String>,
-    /// Print every call it would make; change nothing
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    dry_run: Option<String>,
-}
-
-/// The pull request a preview command is about.
-#[derive(Debug, Args)]
-struct Pr {
-    /// Pull request number
-    #[arg(long)]
-    pr: Option<String>,
-    /// Head branch of the pull request, for the {ref} placeholder
-    #[arg(long = "ref")]
-    git_ref: Option<String>,
-    /// Head commit sha, for the {sha} placeholder
-    #[arg(long)]
-    sha: Option<String>,
-}
-
-/// GitHub access for pull request comments and checks.
-#[derive(Debug, Args)]
-struct GitHubFlags {
-    /// Token for pull request comments and checks [env: GITHUB_TOKEN]
-    #[arg(long, hide_env_values = true)]
-    github_token: Option<String>,
-    /// Repository (OWNER/NAME) the pull requests belong to
-    #[arg(long)]
-    repo: Option<String>,
-    /// Post and update the sticky pull request comment [default: true]
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    comment: Option<String>,
-}
-
-#[derive(Debug, Args)]
-struct Prod {
-    /// Production branch, name or id [default: the project's default branch]
-    #[arg(long)]
-    prod_branch: Option<String>,
-}
-
-#[derive(Debug, Args)]
-struct Dev {
-    /// Dev root branch, name or id [default: dev]
-    #[arg(long)]
-    dev_branch: Option<String>,
-}
-
-/// Rollback points and the branch a restore replaces.
-#[derive(Debug, Args)]
-struct Keep {
-    /// Expiry of rollback points and dev's baseline snapshot [default: 30d]
-    #[arg(long)]
-    rollback_snapshot_ttl: Option<String>,
-    /// How many of its own rollback points to keep [default: 3]
-    #[arg(long)]
-    rollback_snapshots_kept: Option<String>,
-    /// Keep `<branch> (old)` after a verified restore
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    keep_old_branch: Option<String>,
-}
-
-/// The promotion's guards.
-#[derive(Debug, Args)]
-struct Guards {
-    /// When the promotion drops a table or column or changes a type: warn, fail or ignore [default: warn]
-    #[arg(long)]
-    on_destructive_change: Option<String>,
-    /// When prod was written since dev's baseline: warn, fail or ignore [default: warn]
-    #[arg(long)]
-    on_prod_changed: Option<String>,
-}
-
-/// How preview branches are named.
-#[derive(Debug, Args)]
-struct PreviewNames {
-    /// Name template with {pr}, {ref}, {sha} [default: preview/pr-{pr}-{ref}]
-    #[arg(long)]
-    preview_branch_name: Option<String>,
-    /// A literal branch name, instead of the template
-    #[arg(long)]
-    branch_name: Option<String>,
-}
-
-#[derive(Debug, Args)]
-struct PreviewFlags {
-    #[command(flatten)]
-    names: PreviewNames,
-    /// Expiry: 30m, 12h, 7d, an RFC 3339 time, or none (at most 30 days) [default: 7d]
-    #[arg(long)]
-    preview_ttl: Option<String>,
-    /// default, or schema-only (dev's schema without its data)
-    #[arg(long)]
-    branch_type: Option<String>,
-    /// JSON array of masking rules: an anonymized preview
-    #[arg(long)]
-    masking_rules: Option<String>,
-    /// Seconds of inactivity before the compute suspends (0: Neon's default)
-    #[arg(long)]
-    suspend_timeout: Option<String>,
-    /// Add Prisma's connection parameters to the URLs
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    prisma: Option<String>,
-    /// Also output the branch's Neon Auth URL
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    get_auth_url: Option<String>,
-    /// Also output the branch's Data API URL
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    get_data_api_url: Option<String>,
-}
-
-/// Which connection strings to build.
-#[derive(Debug, Args)]
-struct Conn {
-    /// Database of the connection strings [default: neondb]
-    #[arg(long)]
-    database: Option<String>,
-    /// Role of the connection strings [default: neondb_owner]
-    #[arg(long)]
-    role: Option<String>,
-    /// sslmode: require, verify-ca, verify-full or omit [default: require]
-    #[arg(long)]
-    ssl: Option<String>,
 }
 
 /// The settings from the command line and the environment, not yet validated, and the mode.
@@ -478,76 +345,6 @@ fn from_command(command: Command) -> RawInputs {
     };
     raw.command = Some(name.into());
     raw
-}
-
-/// What refresh-dev and setup take.
-fn roots(raw: &mut RawInputs, api: Api, prod: Prod, dev: Dev, keep: Keep) {
-    api.fill(raw);
-    raw.prod_branch = prod.prod_branch;
-    raw.dev_branch = dev.dev_branch;
-    keep.fill(raw);
-}
-
-impl Api {
-    fn fill(self, raw: &mut RawInputs) {
-        raw.api_key = self.api_key.map(Secret::new);
-        raw.project_id = self.project_id;
-        raw.api_host = self.api_host;
-        raw.timeout = self.timeout;
-        raw.dry_run = self.dry_run;
-    }
-}
-
-impl Pr {
-    fn fill(self, raw: &mut RawInputs) {
-        raw.pr = self.pr;
-        raw.git_ref = self.git_ref;
-        raw.sha = self.sha;
-    }
-}
-
-impl GitHubFlags {
-    fn fill(self, raw: &mut RawInputs) {
-        raw.github_token = self.github_token.map(Secret::new);
-        raw.repo = self.repo;
-        raw.comment = self.comment;
-    }
-}
-
-impl Keep {
-    fn fill(self, raw: &mut RawInputs) {
-        raw.rollback_snapshot_ttl = self.rollback_snapshot_ttl;
-        raw.rollback_snapshots_kept = self.rollback_snapshots_kept;
-        raw.keep_old_branch = self.keep_old_branch;
-    }
-}
-
-impl PreviewNames {
-    fn fill(self, raw: &mut RawInputs) {
-        raw.preview_branch_name = self.preview_branch_name;
-        raw.branch_name = self.branch_name;
-    }
-}
-
-impl PreviewFlags {
-    fn fill(self, raw: &mut RawInputs) {
-        self.names.fill(raw);
-        raw.preview_ttl = self.preview_ttl;
-        raw.branch_type = self.branch_type;
-        raw.masking_rules = self.masking_rules;
-        raw.suspend_timeout = self.suspend_timeout;
-        raw.prisma = self.prisma;
-        raw.get_auth_url = self.get_auth_url;
-        raw.get_data_api_url = self.get_data_api_url;
-    }
-}
-
-impl Conn {
-    fn fill(self, raw: &mut RawInputs) {
-        raw.database = self.database;
-        raw.role = self.role;
-        raw.ssl = self.ssl;
-    }
 }
 
 /// `--help` of the binary and of each subcommand, as a user sees it (golden-tested).

@@ -1,0 +1,199 @@
+//! A promotion run for a commit that an earlier try already handled: the restore happened (the
+//! clean-up is finished, nothing is promoted again), the restore did not complete (nothing is
+//! changed; the user checks prod), or prod was replaced since that try (promoting again would
+//! undo the later change). Neon says which (`restored_from`, `restored_as`, the operations of
+//! the restore), never a guess from names alone.
+
+use super::super::Done;
+use super::super::replace::verify;
+use super::super::snapshots::{self, Ours, snapshot_ref};
+use super::super::tidy::{self, Tidy};
+use crate::ctx::Ctx;
+use crate::event::PushInfo;
+use crate::naming::{Of, SnapshotKind, SnapshotName};
+use crate::neon::{Branch, Snapshot};
+use crate::outcome::{Failure, Outcome, Promotion, PullRef, SnapshotRef};
+
+/// What earlier tries for this commit left: its rollback points and candidates.
+pub struct Earlier {
+    pub rollback_points: Vec<SnapshotRef>,
+    pub candidates: Vec<SnapshotRef>,
+    /// Candidates and the baseline made from one, for recognising a completed promotion.
+    promoted_or_not: Vec<Snapshot>,
+    points: Vec<Snapshot>,
+}
+
+impl Earlier {
+    pub fn find(all: &[Snapshot], sha: Option<&str>) -> Self {
+        let mine: Vec<Ours<'_>> = match sha {
+            Some(sha) => snapshots::ours(all)
+                .into_iter()
+                .filter(|o| o.name.is_for_commit(sha))
+                .collect(),
+            None => Vec::new(),
+        };
+        let of = |pick: &dyn Fn(&SnapshotName) -> bool| -> Vec<Snapshot> {
+            mine.iter()
+                .filter(|o| pick(&o.name))
+                .map(|o| o.snapshot.clone())
+                .collect()
+        };
+        let points = of(&|n| n.kind == SnapshotKind::PrePromotion);
+        let promoted_or_not = of(&|n| {
+            n.of == Of::Dev && matches!(n.kind, SnapshotKind::Candidate | SnapshotKind::Baseline)
+        });
+        Self {
+            rollback_points: points.iter().map(snapshot_ref).collect(),
+            candidates: promoted_or_not
+                .iter()
+                .filter(|s| {
+                    SnapshotName::parse(&s.name).is_some_and(|n| n.kind == SnapshotKind::Candidate)
+                })
+                .map(snapshot_ref)
+                .collect(),
+            promoted_or_not,
+            points,
+        }
+    }
+}
+
+/// A re-run, or a run that came too late: `Some` when nothing is to be promoted.
+pub async fn rerun(
+    ctx: &Ctx,
+    prod: &Branch,
+    earlier: &Earlier,
+    all: &[Snapshot],
+    push: Option<&PushInfo>,
+    pr: Option<PullRef>,
+) -> Result<Option<Done>, Failure> {
+    let sha = push.map(|p| p.sha.as_str()).unwrap_or_default();
+    let from = prod.restored_from.as_deref();
+    if let Some(candidate) = earlier
+        .promoted_or_not
+        .iter()
+        .find(|c| Some(c.id.as_str()) == from)
+    {
+        // Prod came from this commit's candidate: an earlier try restored it. Did it finish?
+        let candidate = snapshot_ref(candidate);
+        let replaced = prod.restored_as.clone().unwrap_or_default();
+        let rollback = earlier
+            .points
+            .iter()
+            .find(|p| p.source_branch_id.as_deref() == Some(replaced.as_str()))
+            .map(snapshot_ref);
+        if !ctx.dry_run() {
+            let check = verify(ctx, &candidate, &prod.name, &replaced, None, false);
+            let checked = ctx.step(format!("Verify {}", prod.name), check).await;
+            if let Err(e) = checked {
+                return Err(unfinished(ctx, prod, &candidate, rollback, &e));
+            }
+            ctx.runner.notice(&format!(
+                "commit {sha} was already promoted: production `{}` ({}) was restored from {}; nothing was promoted again",
+                prod.name, prod.id, candidate.name
+            ));
+        }
+        return Ok(Some(already(
+            prod, sha, pr, rollback, candidate, all, earlier,
+        )));
+    }
+    // This commit's earlier try took a rollback point of a prod branch that has been replaced
+    // since: by that try (then the candidate check above found it), or by a later promotion or
+    // rollback, which promoting now would undo.
+    let replaced_since = earlier.points.iter().find(|p| {
+        p.source_branch_id.as_deref() != Some(prod.id.as_str())
+            && replaced_after(prod, &p.created_at)
+    });
+    if let Some(point) = replaced_since {
+        return Ok(Some(Done::skipped(format!(
+            "commit {sha} was already handled: production `{}` was replaced ({}, restored from {}) after this commit's earlier try took its rollback point {}; promoting it again would undo that later change, so nothing was promoted",
+            prod.name,
+            prod.created_at,
+            from.unwrap_or("nothing"),
+            point.name
+        ))));
+    }
+    Ok(None)
+}
+
+/// Whether prod was made (by a restore) at or after `time`; unreadable times never count.
+fn replaced_after(prod: &Branch, time: &str) -> bool {
+    match (
+        prod.created_at.parse::<jiff::Timestamp>(),
+        time.parse::<jiff::Timestamp>(),
+    ) {
+        (Ok(made), Ok(time)) => prod.restored_from.is_some() && made >= time,
+        _ => false,
+    }
+}
+
+/// An earlier try's restore of this commit's candidate did not finish (or cannot be verified):
+/// nothing is deleted or repeated; the user checks prod and rolls back if needed.
+fn unfinished(
+    ctx: &Ctx,
+    prod: &Branch,
+    candidate: &SnapshotRef,
+    rollback: Option<SnapshotRef>,
+    cause: &anyhow::Error,
+) -> Failure {
+    let back = match &rollback {
+        Some(r) => format!(
+            "put it back as it was before that promotion: {}",
+            super::super::rollback_command(ctx, &r.id)
+        ),
+        None => "restore it from a snapshot of yours".into(),
+    };
+    Failure {
+        message: format!(
+            "An earlier try's restore of {} onto production did not complete: {cause:#}; production `{}` is now {}, restored from that candidate, and may not hold complete data; this run changed nothing; check `{}` in the Neon Console and, if it is not right, {back}",
+            candidate.name, prod.name, prod.id, prod.name
+        ),
+        rollback_snapshot: rollback,
+    }
+}
+
+/// The outcome of a re-run of a completed promotion, and what its clean-up left to do.
+fn already(
+    prod: &Branch,
+    sha: &str,
+    pr: Option<PullRef>,
+    rollback: Option<SnapshotRef>,
+    candidate: SnapshotRef,
+    all: &[Snapshot],
+    earlier: &Earlier,
+) -> Done {
+    let replaced = prod.restored_as.clone().unwrap_or_default();
+    let mut tidy = vec![Tidy::RetireOld {
+        old_id: replaced.clone(),
+        new: prod.clone(),
+    }];
+    tidy.extend(tidy::baseline(all, &candidate));
+    for stale in earlier.candidates.iter().filter(|c| c.id != candidate.id) {
+        tidy.push(Tidy::Delete {
+            snapshot: stale.clone(),
+            why: "an earlier try's candidate".into(),
+        });
+    }
+    if let Some(r) = &rollback {
+        for stale in earlier.rollback_points.iter().filter(|p| p.id != r.id) {
+            tidy.push(Tidy::Delete {
+                snapshot: stale.clone(),
+                why: "an earlier try's rollback point".into(),
+            });
+        }
+        tidy.push(Tidy::Prune { keep: r.clone() });
+    }
+    Done {
+        outcome: Outcome::Promote(Promotion {
+            pr,
+            sha: sha.to_string(),
+            prod: super::super::branch_ref(prod),
+            previous_prod_id: replaced,
+            rollback_snapshot: rollback,
+            candidate_snapshot: candidate,
+            already_promoted: true,
+            schema: None,
+            prod_changed: None,
+        }),
+        tidy,
+    }
+}
