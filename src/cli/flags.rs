@@ -68,15 +68,20 @@ pub struct Dev {
     pub dev_branch: Option<String>,
 }
 
-/// Rollback points and the branch a restore replaces.
+/// Rollback points: how long they live and how many are kept.
 #[derive(Debug, Args)]
-pub struct Keep {
+pub struct Retention {
     /// Expiry of rollback points and dev's baseline snapshot [default: 30d]
     #[arg(long)]
     pub rollback_snapshot_ttl: Option<String>,
     /// How many of its own rollback points to keep [default: 3]
     #[arg(long)]
     pub rollback_snapshots_kept: Option<String>,
+}
+
+/// The branch a restore replaces.
+#[derive(Debug, Args)]
+pub struct KeepOld {
     /// Keep `<branch> (old)` after a verified restore
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub keep_old_branch: Option<String>,
@@ -146,11 +151,11 @@ pub struct Conn {
 }
 
 /// What refresh-dev and setup take.
-pub fn roots(raw: &mut RawInputs, api: Api, prod: Prod, dev: Dev, keep: Keep) {
+pub fn roots(raw: &mut RawInputs, api: Api, prod: Prod, dev: Dev, retention: Retention) {
     api.fill(raw);
     raw.prod_branch = prod.prod_branch;
     raw.dev_branch = dev.dev_branch;
-    keep.fill(raw);
+    retention.fill(raw);
 }
 
 impl Api {
@@ -179,11 +184,10 @@ impl GitHubFlags {
     }
 }
 
-impl Keep {
+impl Retention {
     pub fn fill(self, raw: &mut RawInputs) {
         raw.rollback_snapshot_ttl = self.rollback_snapshot_ttl;
         raw.rollback_snapshots_kept = self.rollback_snapshots_kept;
-        raw.keep_old_branch = self.keep_old_branch;
     }
 }
 

@@ -4,6 +4,7 @@
 //! from `@octokit/webhooks-examples`.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod golden;
 pub mod lifecycle;
 pub mod npm;
 pub mod spec;
