@@ -3,7 +3,6 @@
 //! rewrites them.
 
 mod support;
-use std::path::Path;
 use std::time::Duration;
 
 use neon_promote::ctx::StepRecord;
