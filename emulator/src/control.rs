@@ -18,8 +18,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::github::GhUser;
-use crate::state::fmt_ts;
-use crate::{Fault, Req, Resp, Shared, segments, state::OpFailure};
+use crate::request::{Req, Resp, segments};
+use crate::state::OpFailure;
+use crate::time::fmt_ts;
+use crate::{Fault, Shared};
 
 fn bad(msg: &str) -> Resp {
     Resp::json(400, &json!({"message": msg}))

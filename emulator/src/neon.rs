@@ -4,11 +4,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::Shared;
+use crate::request::{Req, Resp, segments};
 use crate::state::{
     ApiError, ApiResult, Branch, CreateBranchReq, EndpointType, ListBranchesQuery, RestoreReq,
     State, UpdateBranchReq,
 };
-use crate::{Req, Resp, Shared, segments};
 
 /// The error body `{code, message, request_id}`.
 pub(crate) fn error_resp(e: &ApiError, headers: &hyper::HeaderMap) -> Resp {

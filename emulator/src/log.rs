@@ -1,0 +1,59 @@
+//! The request log: every request to the Neon or GitHub fakes, as the emulator saw it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::request::parse_query;
+
+/// Which fake a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Neon,
+    GitHub,
+    /// Neither prefix.
+    Other,
+}
+
+/// One request as the emulator saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// Full path, e.g. `/api/v2/projects/p/branches`.
+    pub path: String,
+    /// Raw query string (without `?`), possibly empty.
+    pub query: String,
+    /// The JSON body, if there was one that parsed.
+    pub body: Option<Value>,
+    /// The status answered; 0 when the connection was dropped instead.
+    pub status: u16,
+    pub api: Api,
+    /// When the request arrived.
+    pub at: jiff::Timestamp,
+    /// How long the emulator took to answer (including injected latency and delays).
+    pub elapsed: Duration,
+    /// Request headers (names lower-case), e.g. to check the `User-Agent` or which token a
+    /// call used.
+    pub headers: Vec<(String, String)>,
+}
+
+impl LoggedRequest {
+    /// A request header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// A query parameter (percent-decoded).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        parse_query(&self.query)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+    /// True for POST, PATCH, PUT and DELETE.
+    pub fn is_mutation(&self) -> bool {
+        matches!(self.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE")
+    }
+}

@@ -1,0 +1,399 @@
+//! The pure state model of one emulated Neon project (and the GitHub fake's data): no HTTP here.
+//!
+//! Every rule the real API enforces and neon-promote depends on lives below this module, so
+//! that it can be unit-tested without a server: finalize-restore semantics, the snapshot quota,
+//! the project lock while an operation runs (423), expiry validation, delete refusals and
+//! cursor pagination. This file owns [`State`] itself, its clock, the seeds and the lookups;
+//! each concept has its own file. Time is read through [`State::now`], which tests can move
+//! forward with [`State::advance`]; operation progress and expiry are evaluated lazily from it.
+
+mod branches;
+mod connection;
+mod endpoints;
+mod error;
+mod expiry;
+pub mod ids;
+mod model;
+mod operations;
+mod pagination;
+mod snapshots;
+#[cfg(test)]
+pub(crate) mod test_support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use crate::github::GitHubState;
+use crate::time::fmt_ts;
+use ids::{random_lsn, random_password};
+
+pub use branches::{CreateBranchReq, CreatedBranch, UpdateBranchReq};
+pub use error::{ApiError, ApiResult};
+pub use expiry::MAX_EXPIRY;
+pub use ids::{random_id, uuid};
+pub use model::{Branch, Database, Endpoint, EndpointType, Project, Role, Snapshot};
+pub use operations::{MAX_OPERATIONS_LIMIT, OpFailure, OpOutcome, Operation};
+pub use pagination::{
+    BranchPage, DEFAULT_BRANCH_LIMIT, ListBranchesQuery, MAX_BRANCH_LIMIT, SortBy, matches_search,
+};
+pub use snapshots::RestoreReq;
+
+/// Tunables that shape the state machine.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub op_duration: Duration,
+    pub snapshot_quota: usize,
+    /// See `Options::restore_moves_protection`.
+    pub restore_moves_protection: bool,
+    /// See `Options::root_branch_quota`.
+    pub root_branch_quota: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            op_duration: Duration::ZERO,
+            snapshot_quota: 10,
+            restore_moves_protection: true,
+            root_branch_quota: 25,
+        }
+    }
+}
+
+/// The whole emulated world. Public so tests can inspect and seed it through
+/// `Emulator::with_state`; mutate through the methods to keep the invariants.
+#[derive(Debug)]
+pub struct State {
+    pub project: Project,
+    pub branches: HashMap<String, Branch>,
+    pub endpoints: Vec<Endpoint>,
+    /// Oldest first.
+    pub snapshots: Vec<Snapshot>,
+    /// Oldest first.
+    pub operations: Vec<Operation>,
+    pub roles: Vec<Role>,
+    pub databases: Vec<Database>,
+    pub limits: Limits,
+    pub op_failures: Vec<OpFailure>,
+    pub github: GitHubState,
+    /// Branch annotations (`annotation_value` of a branch creation), by branch id.
+    pub annotations: HashMap<String, Value>,
+    /// Added to the wall clock: lets tests expire things without sleeping.
+    pub clock_offset: SignedDuration,
+}
+
+impl State {
+    /// An empty project (no branches): see [`State::seed_default`].
+    pub fn new(project_id: &str, limits: Limits) -> State {
+        let now = Timestamp::now();
+        let period_start = now - SignedDuration::from_hours(24 * 10);
+        State {
+            project: Project {
+                id: project_id.to_string(),
+                name: project_id.to_string(),
+                platform_id: "aws".into(),
+                region_id: "aws-us-east-2".into(),
+                provisioner: "k8s-neonvm".into(),
+                pg_version: 17,
+                proxy_host: "us-east-2.aws.neon.tech".into(),
+                branch_logical_size_limit: 0,
+                branch_logical_size_limit_bytes: 0,
+                store_passwords: true,
+                creation_source: "console".into(),
+                history_retention_seconds: 86_400,
+                created_at: now,
+                updated_at: now,
+                owner_id: "emulated-owner".into(),
+                cpu_used_sec: 0,
+                compute_time_seconds: 0,
+                active_time_seconds: 0,
+                written_data_bytes: 0,
+                data_transfer_bytes: 0,
+                data_storage_bytes_hour: 0,
+                consumption_period_start: period_start,
+                consumption_period_end: period_start + SignedDuration::from_hours(24 * 30),
+            },
+            branches: HashMap::new(),
+            endpoints: Vec::new(),
+            snapshots: Vec::new(),
+            operations: Vec::new(),
+            roles: vec![Role {
+                name: "neondb_owner".into(),
+                password: random_password(),
+            }],
+            databases: vec![Database {
+                id: fastrand::i64(100_000..999_999),
+                name: "neondb".into(),
+                owner_name: "neondb_owner".into(),
+            }],
+            limits,
+            op_failures: Vec::new(),
+            github: GitHubState::default(),
+            annotations: HashMap::new(),
+            clock_offset: SignedDuration::ZERO,
+        }
+    }
+
+    /// The emulated clock.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::now() + self.clock_offset
+    }
+
+    /// Moves the emulated clock forward (operations finish, expiries pass).
+    pub fn advance(&mut self, by: Duration) {
+        self.clock_offset += SignedDuration::try_from(by).unwrap_or_default();
+        self.refresh();
+    }
+
+    /// A project as Neon creates it: one root branch `production` (default) with a read-write
+    /// compute, database `neondb` owned by `neondb_owner`. Returns the branch id.
+    pub fn seed_default(&mut self) -> String {
+        let id = self.insert_branch("production", None, "production-v1", true);
+        self.insert_endpoint(&id, EndpointType::ReadWrite, Duration::ZERO);
+        id
+    }
+
+    /// The demo seed: `production` plus a `dev` root restored from a production snapshot
+    /// (as the guide's Phase 1 leaves a project), with a read-write compute. Returns (prod, dev).
+    pub fn seed_demo(&mut self) -> (String, String) {
+        let prod = self.seed_default();
+        let now = self.now();
+        let snap = Snapshot {
+            id: random_id("snap"),
+            name: "production-seed".into(),
+            lsn: random_lsn(),
+            timestamp: fmt_ts(now),
+            source_branch_id: prod.clone(),
+            created_at: now,
+            expires_at: None,
+            manual: true,
+            data: "production-v1".into(),
+        };
+        let snap_id = snap.id.clone();
+        self.snapshots.push(snap);
+        let dev = self.insert_branch("dev", None, "production-v1", false);
+        self.branches.get_mut(&dev).unwrap().restored_from = Some(snap_id);
+        self.insert_endpoint(&dev, EndpointType::ReadWrite, Duration::ZERO);
+        (prod, dev)
+    }
+
+    /// Inserts a ready branch directly (seeding; no rules, no operations).
+    pub fn insert_branch(
+        &mut self,
+        name: &str,
+        parent_id: Option<&str>,
+        data: &str,
+        default: bool,
+    ) -> String {
+        let now = self.now();
+        let id = self.fresh_branch_id();
+        let branch = self.new_branch(
+            id.clone(),
+            name.to_string(),
+            parent_id.map(str::to_string),
+            data.to_string(),
+            now,
+            now,
+        );
+        let mut branch = branch;
+        branch.default = default;
+        branch.primary = default;
+        self.put_branch(branch);
+        id
+    }
+
+    /// Bulk seeding for scale tests: `count` ready child branches of `parent_id` named
+    /// `format!("{prefix}{i}")`. Fast (no operations, no rule checks).
+    pub fn insert_many_branches(&mut self, prefix: &str, count: usize, parent_id: &str) {
+        let now = self.now();
+        let data = self
+            .branches
+            .get(parent_id)
+            .map(|b| b.data.clone())
+            .unwrap_or_default();
+        self.branches.reserve(count);
+        for i in 0..count {
+            let id = self.fresh_branch_id();
+            // Spread the timestamps so every sort order is exercised.
+            let at = now - SignedDuration::from_secs((count - i) as i64);
+            let b = self.new_branch(
+                id,
+                format!("{prefix}{i}"),
+                Some(parent_id.to_string()),
+                data.clone(),
+                at,
+                at,
+            );
+            self.put_branch(b);
+        }
+    }
+
+    pub(super) fn fresh_branch_id(&self) -> String {
+        loop {
+            let id = random_id("br");
+            if !self.branches.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    pub(super) fn new_branch(
+        &self,
+        id: String,
+        name: String,
+        parent_id: Option<String>,
+        data: String,
+        created: Timestamp,
+        ready_at: Timestamp,
+    ) -> Branch {
+        let has_parent = parent_id.is_some();
+        Branch {
+            id,
+            project_id: self.project.id.clone(),
+            parent_id,
+            parent_lsn: if has_parent { Some(random_lsn()) } else { None },
+            parent_timestamp: if has_parent { Some(created) } else { None },
+            name,
+            current_state: if ready_at <= created {
+                "ready".into()
+            } else {
+                "init".into()
+            },
+            state_changed_at: created,
+            logical_size: 30_000_000,
+            creation_source: "console".into(),
+            primary: false,
+            default: false,
+            protected: false,
+            cpu_used_sec: 0,
+            compute_time_seconds: 0,
+            active_time_seconds: 0,
+            written_data_bytes: 0,
+            data_transfer_bytes: 0,
+            created_at: created,
+            updated_at: created,
+            ttl_interval_seconds: None,
+            expires_at: None,
+            init_source: "parent-data".into(),
+            restore_status: None,
+            restored_from: None,
+            restored_as: None,
+            data,
+            ready_at,
+            restore_target: None,
+        }
+    }
+
+    pub(super) fn put_branch(&mut self, b: Branch) {
+        self.branches.insert(b.id.clone(), b);
+    }
+
+    // ----- lookups -----
+
+    pub fn branch(&self, id: &str) -> Option<&Branch> {
+        self.branches.get(id)
+    }
+    pub fn branch_mut(&mut self, id: &str) -> Option<&mut Branch> {
+        self.branches.get_mut(id)
+    }
+    /// The branch with this exact name (names are unique within a project).
+    pub fn branch_by_name(&self, name: &str) -> Option<&Branch> {
+        self.branches.values().find(|b| b.name == name)
+    }
+    /// By exact id, else exact name.
+    pub fn find_branch(&self, name_or_id: &str) -> Option<&Branch> {
+        self.branches
+            .get(name_or_id)
+            .or_else(|| self.branch_by_name(name_or_id))
+    }
+    pub fn default_branch(&self) -> Option<&Branch> {
+        self.branches.values().find(|b| b.default)
+    }
+    pub fn children(&self, id: &str) -> Vec<&Branch> {
+        self.branches
+            .values()
+            .filter(|b| b.parent_id.as_deref() == Some(id))
+            .collect()
+    }
+    pub fn endpoints_of(&self, branch_id: &str) -> Vec<&Endpoint> {
+        self.endpoints
+            .iter()
+            .filter(|e| e.branch_id == branch_id)
+            .collect()
+    }
+    pub fn snapshot(&self, id: &str) -> Option<&Snapshot> {
+        self.snapshots.iter().find(|s| s.id == id)
+    }
+    pub fn operation(&self, id: &str) -> Option<&Operation> {
+        self.operations.iter().find(|o| o.id == id)
+    }
+    /// The data tag of a branch (by id or name).
+    pub fn data_of(&self, name_or_id: &str) -> Option<String> {
+        self.find_branch(name_or_id).map(|b| b.data.clone())
+    }
+    /// Sets the data tag of a branch (by id or name): "writes to the database".
+    pub fn set_data(&mut self, name_or_id: &str, data: &str) -> bool {
+        let id = match self.find_branch(name_or_id) {
+            Some(b) => b.id.clone(),
+            None => return false,
+        };
+        let b = self.branches.get_mut(&id).unwrap();
+        b.data = data.to_string();
+        true
+    }
+    /// The branch's annotation as the API returns it (`value` empty when none was given).
+    pub fn annotation(&self, branch_id: &str) -> Value {
+        self.annotations.get(branch_id).cloned().unwrap_or_else(
+            || json!({"object": {"type": "console/branch", "id": branch_id}, "value": {}}),
+        )
+    }
+    pub fn role_password(&self, role: &str) -> Option<&str> {
+        self.roles
+            .iter()
+            .find(|r| r.name == role)
+            .map(|r| r.password.as_str())
+    }
+
+    // ----- time-driven changes -----
+
+    /// Applies what time has done since the last look: branches and computes whose operations
+    /// finished turn ready/active; expired branches and snapshots disappear (Neon deletes them
+    /// in the background "not exactly at the specified time"; the emulator does it on the next
+    /// request after expiry).
+    pub fn refresh(&mut self) {
+        let now = self.now();
+        let expired: Vec<String> = self
+            .branches
+            .values()
+            .filter(|b| b.expires_at.is_some_and(|t| t <= now))
+            .filter(|b| {
+                !self
+                    .branches
+                    .values()
+                    .any(|c| c.parent_id.as_deref() == Some(&b.id))
+            })
+            .map(|b| b.id.clone())
+            .collect();
+        for id in expired {
+            self.branches.remove(&id);
+            self.annotations.remove(&id);
+            self.endpoints.retain(|e| e.branch_id != id);
+        }
+        self.snapshots
+            .retain(|s| s.expires_at.is_none_or(|t| t > now));
+        for b in self.branches.values_mut() {
+            if b.current_state == "init" && b.ready_at <= now {
+                b.current_state = "ready".into();
+                b.state_changed_at = b.ready_at;
+            }
+        }
+        for e in &mut self.endpoints {
+            if e.current_state == "init" && e.ready_at <= now {
+                e.current_state = "active".into();
+            }
+        }
+    }
+}
