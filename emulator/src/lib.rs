@@ -10,8 +10,11 @@
 //! harder case.
 //!
 //! Layout: [`state`] is the pure model (no HTTP), [`neon`] and [`github`] map requests onto it,
-//! [`faults`] scripts misbehaviour, `control` is the `/_emulator` API of the standalone binary,
-//! this file runs the server and keeps the request log.
+//! `route` is what every request goes through (rate limit, auth, routing), `server` serves it
+//! over HTTP with latency and [`faults`], `inprocess` answers it without a socket
+//! ([`Emulator::detached`], [`Emulator::handle_neon`]), `control` is the `/_emulator` API of
+//! the standalone binary, `clock` the emulated time ([`Options::start_time`] makes it
+//! deterministic), and this file holds the [`Emulator`] handle.
 //!
 //! # Where the real API is not documented, what the emulator does
 //! - `DELETE` of a missing branch answers 204 (the pinned spec: "Returned if the branch doesn't
@@ -43,14 +46,17 @@
 //!   `PATCH`es start none. A promotion (snapshot, snapshot, restore, delete) is thus 4d.
 //! - Expired branches and snapshots vanish at the first request after their expiry.
 
+mod clock;
 mod control;
 pub mod faults;
 pub mod github;
+mod inprocess;
 mod log;
 pub mod neon;
 mod options;
 mod ratelimit;
 mod request;
+mod route;
 mod server;
 pub mod state;
 mod time;
@@ -62,7 +68,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use clock::{Clock, ClockWentBack};
 pub use faults::Fault;
+pub use inprocess::Reply;
 pub use log::{Api, LoggedRequest};
 pub use options::{Options, Seed};
 pub use state::{ApiError, Limits, State};
@@ -79,11 +87,42 @@ pub(crate) struct Shared {
     pub rate: Option<Mutex<ratelimit::RateLimiter>>,
 }
 
+impl Shared {
+    fn new(opts: &Options) -> Shared {
+        Shared {
+            state: Mutex::new(fresh_state(
+                &opts.project_id,
+                &opts.limits(),
+                opts.seed,
+                Clock::starting_at(opts.start_time),
+            )),
+            log: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            latency: opts.latency,
+            api_key: opts.api_key.clone(),
+            rate: opts
+                .rate_limit
+                .then(|| Mutex::new(ratelimit::RateLimiter::neon())),
+        }
+    }
+    /// The emulated clock.
+    fn now(&self) -> jiff::Timestamp {
+        self.state.lock().unwrap().now()
+    }
+    /// Appends to the request log.
+    fn record(&self, entry: LoggedRequest) {
+        self.log.lock().unwrap().push(entry);
+    }
+}
+
 /// A running emulator. Dropping it stops the server (and closes its open connections).
+/// A [`Emulator::detached`] one has no server: it answers [`Emulator::handle_neon`] only.
 pub struct Emulator {
-    addr: SocketAddr,
+    /// `None` when detached.
+    addr: Option<SocketAddr>,
     shared: Arc<Shared>,
-    shutdown: watch::Sender<bool>,
+    /// `None` when detached.
+    shutdown: Option<watch::Sender<bool>>,
 }
 
 impl Emulator {
@@ -99,23 +138,13 @@ impl Emulator {
     pub async fn try_start(opts: Options) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
-        let state = fresh_state(&opts.project_id, &opts.limits(), opts.seed);
-        let shared = Arc::new(Shared {
-            state: Mutex::new(state),
-            log: Mutex::new(Vec::new()),
-            faults: Mutex::new(Vec::new()),
-            latency: opts.latency,
-            api_key: opts.api_key.clone(),
-            rate: opts
-                .rate_limit
-                .then(|| Mutex::new(ratelimit::RateLimiter::neon())),
-        });
+        let shared = Arc::new(Shared::new(&opts));
         let (shutdown, rx) = watch::channel(false);
         tokio::spawn(server::serve(listener, shared.clone(), rx));
         Ok(Emulator {
-            addr,
+            addr: Some(addr),
             shared,
-            shutdown,
+            shutdown: Some(shutdown),
         })
     }
 
@@ -133,7 +162,7 @@ impl Emulator {
                     .expect("neon-emulator: tokio runtime");
                 runtime.block_on(async move {
                     let emu = Emulator::start(opts).await;
-                    let mut stopped = emu.shutdown.subscribe();
+                    let mut stopped = emu.shutdown.as_ref().expect("started").subscribe();
                     let handle = Emulator {
                         addr: emu.addr,
                         shared: emu.shared.clone(),
@@ -149,9 +178,9 @@ impl Emulator {
         rx.recv().expect("neon-emulator: background start failed")
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`. Panics on a detached emulator (it has no socket).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.socket())
     }
     /// `{url}/api/v2`: the `api_host` to give neon-promote or neonctl.
     pub fn neon_api(&self) -> String {
@@ -162,7 +191,11 @@ impl Emulator {
         format!("{}/github", self.url())
     }
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.socket().port()
+    }
+    fn socket(&self) -> SocketAddr {
+        self.addr
+            .expect("neon-emulator: a detached emulator has no socket; use handle_neon")
     }
     pub fn project_id(&self) -> String {
         self.with_state(|s| s.project.id.clone())
@@ -221,7 +254,7 @@ impl Emulator {
     pub fn seed_project(&self, seed: Seed) -> Option<String> {
         let mut guard = self.shared.state.lock().unwrap();
         let github = std::mem::take(&mut guard.github);
-        let mut fresh = fresh_state(&guard.project.id, &guard.limits, seed);
+        let mut fresh = fresh_state(&guard.project.id, &guard.limits, seed, guard.clock());
         fresh.github = github;
         *guard = fresh;
         guard.default_branch().map(|b| b.id.clone())
@@ -238,6 +271,8 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        if let Some(shutdown) = &self.shutdown {
+            let _ = shutdown.send(true);
+        }
     }
 }

@@ -16,7 +16,7 @@ pub enum Api {
 }
 
 /// One request as the emulator saw it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoggedRequest {
     pub method: String,
     /// Full path, e.g. `/api/v2/projects/p/branches`.
@@ -35,6 +35,24 @@ pub struct LoggedRequest {
     /// Request headers (names lower-case), e.g. to check the `User-Agent` or which token a
     /// call used.
     pub headers: Vec<(String, String)>,
+}
+
+impl Api {
+    /// Which fake a path belongs to. GitHub's routes are also served at the root, like
+    /// api.github.com, for clients that drop a base path.
+    pub fn of_path(path: &str) -> Api {
+        if path.starts_with("/api/v2/") || path == "/api/v2" {
+            Api::Neon
+        } else if path.starts_with("/github/")
+            || path == "/github"
+            || path.starts_with("/repos/")
+            || path == "/user"
+        {
+            Api::GitHub
+        } else {
+            Api::Other
+        }
+    }
 }
 
 impl LoggedRequest {

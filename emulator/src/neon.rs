@@ -12,10 +12,9 @@ use crate::state::{
 };
 
 /// The error body `{code, message, request_id}`.
-pub(crate) fn error_resp(e: &ApiError, headers: &hyper::HeaderMap) -> Resp {
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
+pub(crate) fn error_resp(e: &ApiError, req: &Req) -> Resp {
+    let request_id = req
+        .header("x-request-id")
         .map(str::to_string)
         .unwrap_or_else(crate::state::uuid);
     Resp::json(
@@ -105,13 +104,13 @@ struct BranchList<'a> {
 
 pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
     if let Err(e) = authorize(shared, req) {
-        return error_resp(&e, &req.headers);
+        return error_resp(&e, req);
     }
     let mut state = shared.state.lock().unwrap();
     state.refresh();
     match dispatch(&mut state, req) {
         Ok(resp) => resp,
-        Err(e) => error_resp(&e, &req.headers),
+        Err(e) => error_resp(&e, req),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::state::{Limits, State};
 
 /// What the project starts with.
@@ -39,6 +40,10 @@ pub struct Options {
     pub root_branch_quota: usize,
     /// Port to bind on 127.0.0.1 (0: any free port).
     pub port: u16,
+    /// `None`: the emulated clock is the wall clock (plus what tests advance). `Some(t)`: it
+    /// reads exactly `t` plus what [`crate::State::advance`] and [`crate::State::set_now`]
+    /// added, never the wall clock, so a run is reproducible.
+    pub start_time: Option<jiff::Timestamp>,
     /// Enforce Neon's rate limits on the Neon API (700 requests a minute, 40 a second per
     /// route): excess requests get 429 with `Retry-After`. Off by default.
     pub rate_limit: bool,
@@ -56,6 +61,7 @@ impl Default for Options {
             restore_moves_protection: true,
             root_branch_quota: 25,
             port: 0,
+            start_time: None,
             rate_limit: false,
         }
     }
@@ -74,8 +80,8 @@ impl Options {
 }
 
 /// A new project with the given seed.
-pub(crate) fn fresh_state(project_id: &str, limits: &Limits, seed: Seed) -> State {
-    let mut state = State::new(project_id, limits.clone());
+pub(crate) fn fresh_state(project_id: &str, limits: &Limits, seed: Seed, clock: Clock) -> State {
+    let mut state = State::with_clock(project_id, limits.clone(), clock);
     match seed {
         Seed::Empty => {
             state.seed_default();

@@ -1,27 +1,81 @@
 //! Requests and answers as the route handlers see them, and the URL decoding they need.
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use jiff::Timestamp;
 use serde_json::Value;
 
-/// A parsed request, as the route handlers see it.
+use crate::{Api, LoggedRequest};
+
+/// A parsed request, as the route handlers see it (from a socket or from
+/// [`crate::Emulator::handle_neon`]).
 pub(crate) struct Req {
     pub method: String,
     pub path: String,
+    pub api: Api,
+    /// The raw query string, as logged.
+    pub query_raw: String,
     pub query: Vec<(String, String)>,
-    pub headers: hyper::HeaderMap,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
     pub raw_body: Bytes,
 }
 
 impl Req {
+    pub fn new(
+        method: &str,
+        path: &str,
+        query_raw: &str,
+        headers: Vec<(String, String)>,
+        raw_body: Bytes,
+    ) -> Req {
+        let body = if raw_body.is_empty() {
+            None
+        } else {
+            serde_json::from_slice(&raw_body).ok()
+        };
+        Req {
+            method: method.to_string(),
+            path: path.to_string(),
+            api: Api::of_path(path),
+            query_raw: query_raw.to_string(),
+            query: parse_query(query_raw),
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            body,
+            raw_body,
+        }
+    }
     pub fn q(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+    /// A header (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// The log entry of this request, answered with `status` (0: dropped).
+    pub fn logged(&self, status: u16, at: Timestamp, elapsed: Duration) -> LoggedRequest {
+        LoggedRequest {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            query: self.query_raw.clone(),
+            body: self.body.clone(),
+            status,
+            api: self.api,
+            at,
+            elapsed,
+            headers: self.headers.clone(),
+        }
     }
 }
 
@@ -50,6 +104,14 @@ impl Resp {
     pub fn with_header(mut self, k: &str, v: String) -> Resp {
         self.headers.push((k.to_string(), v));
         self
+    }
+    /// The headers as sent: `content-type` when there is a body, then the extra ones.
+    pub fn all_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.body
+            .is_some()
+            .then_some(("content-type", "application/json"))
+            .into_iter()
+            .chain(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 }
 

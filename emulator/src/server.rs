@@ -10,13 +10,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::request::{Req, Resp, parse_query};
-use crate::state::ApiError;
-use crate::{Api, LoggedRequest, Shared, control, faults, github, neon};
+use crate::request::{Req, Resp};
+use crate::{Shared, control, faults, route};
 
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -121,46 +119,14 @@ async fn handle(
     reset: Arc<AtomicBool>,
 ) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
     let started = std::time::Instant::now();
-    let at = jiff::Timestamp::now();
+    let at = shared.now();
     let (parts, body) = req.into_parts();
     let raw_body = body
         .collect()
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
-    let method = parts.method.as_str().to_string();
-    let path = parts.uri.path().to_string();
-    let query_raw = parts.uri.query().unwrap_or("").to_string();
-    let body_json: Option<Value> = if raw_body.is_empty() {
-        None
-    } else {
-        serde_json::from_slice(&raw_body).ok()
-    };
-    let api = if path.starts_with("/api/v2/") || path == "/api/v2" {
-        Api::Neon
-    } else if path.starts_with("/github/")
-        || path == "/github"
-        || path.starts_with("/repos/")
-        || path == "/user"
-    {
-        // Also at the root, like api.github.com, for clients that drop a base path.
-        Api::GitHub
-    } else {
-        Api::Other
-    };
-    if path.starts_with("/_emulator") {
-        // The control API of the standalone binary: not logged, no latency, no faults.
-        let req = Req {
-            method,
-            path,
-            query: parse_query(&query_raw),
-            headers: parts.headers.clone(),
-            body: body_json,
-            raw_body,
-        };
-        return Ok(to_response(control::route(&shared, &req)));
-    }
-    let headers: Vec<(String, String)> = parts
+    let headers = parts
         .headers
         .iter()
         .map(|(k, v)| {
@@ -170,87 +136,51 @@ async fn handle(
             )
         })
         .collect();
-    let log = |status: u16| LoggedRequest {
-        headers: headers.clone(),
-        method: method.clone(),
-        path: path.clone(),
-        query: query_raw.clone(),
-        body: body_json.clone(),
-        status,
-        api,
-        at,
-        elapsed: started.elapsed(),
-    };
+    let req = Req::new(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query().unwrap_or(""),
+        headers,
+        raw_body,
+    );
+    if req.path.starts_with("/_emulator") {
+        // The control API of the standalone binary: not logged, no latency, no faults.
+        return Ok(to_response(control::route(&shared, &req)));
+    }
+    let log = |status: u16| req.logged(status, at, started.elapsed());
 
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
     }
-    let plan = faults::plan(&mut shared.faults.lock().unwrap(), &method, &path);
+    let plan = faults::plan(&mut shared.faults.lock().unwrap(), &req.method, &req.path);
     if !plan.delay_before.is_zero() {
         tokio::time::sleep(plan.delay_before).await;
     }
     if plan.drop_before {
-        shared.log.lock().unwrap().push(log(0));
+        shared.record(log(0));
         reset.store(plan.reset, Ordering::Relaxed);
         return Err(Dropped);
     }
-    let limited = match (&shared.rate, api) {
-        (Some(rate), Api::Neon) => rate.lock().unwrap().check(&method, &path),
-        _ => None,
-    };
-    let resp = if let Some(retry_after) = limited {
-        neon::error_resp(&ApiError::new(429, "rate limit exceeded"), &parts.headers)
-            .with_header("retry-after", retry_after.to_string())
-    } else if let Some((status, retry_after)) = plan.status {
-        let mut r = match api {
-            Api::GitHub => github::error(status, github::status_message(status)),
-            _ => neon::error_resp(
-                &ApiError {
-                    status,
-                    code: String::new(),
-                    message: neon::status_message(status).into(),
-                },
-                &parts.headers,
-            ),
-        };
-        if let Some(secs) = retry_after {
-            r = r.with_header("retry-after", secs.to_string());
-        }
-        r
-    } else {
-        let req = Req {
-            method: method.clone(),
-            path: path.clone(),
-            query: parse_query(&query_raw),
-            headers: parts.headers.clone(),
-            body: body_json.clone(),
-            raw_body: raw_body.clone(),
-        };
-        match api {
-            Api::Neon => neon::route(&shared, &req),
-            Api::GitHub => github::route(&shared, &req),
-            Api::Other => neon::error_resp(&ApiError::new(404, "not found"), &parts.headers),
-        }
+    let resp = match plan.status {
+        Some((status, retry_after)) => route::injected(&req, status, retry_after),
+        None => route::answer(&shared, &req),
     };
     if !plan.delay_after.is_zero() {
         tokio::time::sleep(plan.delay_after).await;
     }
     if plan.drop_after {
-        shared.log.lock().unwrap().push(log(0));
+        shared.record(log(0));
         reset.store(plan.reset, Ordering::Relaxed);
         return Err(Dropped);
     }
-    shared.log.lock().unwrap().push(log(resp.status));
+    shared.record(log(resp.status));
     Ok(to_response(resp))
 }
 
 fn to_response(resp: Resp) -> hyper::Response<Full<Bytes>> {
     let mut builder = hyper::Response::builder().status(resp.status);
-    if resp.body.is_some() {
-        builder = builder.header("content-type", "application/json");
-    }
-    for (k, v) in &resp.headers {
-        builder = builder.header(k.as_str(), v.as_str());
+    for (k, v) in resp.all_headers() {
+        builder = builder.header(k, v);
     }
     builder
         .body(Full::new(resp.body.unwrap_or_default()))

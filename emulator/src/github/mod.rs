@@ -11,10 +11,8 @@
 mod json;
 mod model;
 
-use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::Shared;
 use crate::request::{Req, Resp, segments};
 use json::{comment_json, pull_json, repo_json};
 use model::{key, same_repo};
@@ -119,7 +117,7 @@ fn can_write(who: &Caller) -> Result<GhUser, Resp> {
     }
 }
 
-pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
+pub(crate) fn route(gh: &mut GitHubState, req: &Req) -> Resp {
     let prefix = if req.path.starts_with("/github") {
         "/github"
     } else {
@@ -129,8 +127,7 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let who = caller(req);
     let api = api_base(req);
-    let mut st = shared.state.lock().unwrap();
-    let gh = &mut st.github;
+    let now = gh.now();
     match (req.method.as_str(), s.as_slice()) {
         ("GET", ["user"]) => match who {
             Caller::User(l) => Resp::json(200, &GhUser::user(&l).to_json(&api)),
@@ -229,7 +226,7 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
             {
                 Some(c) => {
                     c.body = body;
-                    c.updated_at = Timestamp::now();
+                    c.updated_at = now;
                     Resp::json(200, &comment_json(c, &api))
                 }
                 None => error(404, "Not Found"),

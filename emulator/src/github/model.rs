@@ -1,10 +1,12 @@
 //! GitHub's side of the world: accounts, pull requests, comments and which commits belong to
 //! which pull request. No HTTP here; the routes in the parent module read and change it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
+
+use crate::clock::Clock;
 
 /// GitHub matches `owner/name` case-insensitively.
 pub(crate) fn same_repo(a: &str, b: &str) -> bool {
@@ -106,11 +108,13 @@ pub struct GitHubState {
     pub comments: Vec<Comment>,
     /// `(repo in lower case, sha)` → pull request numbers (what `GET /commits/{sha}/pulls`
     /// returns).
-    pub commit_pulls: HashMap<(String, String), Vec<u64>>,
+    pub commit_pulls: BTreeMap<(String, String), Vec<u64>>,
     /// Commits that exist in a repo (`(repo in lower case, sha)`); unknown ones answer 422 like
     /// GitHub.
-    pub commits: HashSet<(String, String)>,
+    pub commits: BTreeSet<(String, String)>,
     next_comment_id: u64,
+    /// The Neon state's clock (see [`crate::State::advance`]): every timestamp of the fake.
+    clock: Clock,
 }
 
 fn fake_sha(seed: &str) -> String {
@@ -127,6 +131,23 @@ fn fake_sha(seed: &str) -> String {
 }
 
 impl GitHubState {
+    /// No pulls, no comments, reading time from `clock`.
+    pub fn with_clock(clock: Clock) -> GitHubState {
+        GitHubState {
+            clock,
+            ..GitHubState::default()
+        }
+    }
+
+    pub(crate) fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// The time on the shared clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     /// Seeds an open pull request `number` in `repo` from `head_ref` at `head_sha` into `main`,
     /// opened by `octocat`. Returns it for further tweaks.
     pub fn add_pull(
@@ -136,7 +157,7 @@ impl GitHubState {
         head_ref: &str,
         head_sha: &str,
     ) -> &mut Pull {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         self.commits.insert((key(repo), head_sha.to_string()));
         self.commit_pulls
             .entry((key(repo), head_sha.to_string()))
@@ -167,7 +188,7 @@ impl GitHubState {
 
     /// Marks a pull request merged by `merge_sha` and associates that commit with it.
     pub fn merge_pull(&mut self, repo: &str, number: u64, merge_sha: &str) {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         if let Some(p) = self.pull_mut(repo, number) {
             p.state = "closed".into();
             p.merged_at = Some(now);
@@ -208,7 +229,7 @@ impl GitHubState {
 
     /// Adds a comment by `user` on issue/PR `issue`; returns its id.
     pub fn add_comment(&mut self, repo: &str, issue: u64, user: GhUser, body: &str) -> u64 {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         self.next_comment_id = self.next_comment_id.max(1_000_000_000) + 1;
         let id = self.next_comment_id;
         self.comments.push(Comment {

@@ -20,12 +20,13 @@ mod snapshots;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
+use crate::clock::{Clock, ClockWentBack};
 use crate::github::GitHubState;
 use crate::time::fmt_ts;
 use ids::{random_lsn, random_password};
@@ -68,7 +69,7 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct State {
     pub project: Project,
-    pub branches: HashMap<String, Branch>,
+    pub branches: BTreeMap<String, Branch>,
     pub endpoints: Vec<Endpoint>,
     /// Oldest first.
     pub snapshots: Vec<Snapshot>,
@@ -80,15 +81,22 @@ pub struct State {
     pub op_failures: Vec<OpFailure>,
     pub github: GitHubState,
     /// Branch annotations (`annotation_value` of a branch creation), by branch id.
-    pub annotations: HashMap<String, Value>,
-    /// Added to the wall clock: lets tests expire things without sleeping.
-    pub clock_offset: SignedDuration,
+    pub annotations: BTreeMap<String, Value>,
+    /// Read through [`State::now`]; moved by [`State::advance`] and [`State::set_now`] (which
+    /// keep the GitHub fake's copy in step).
+    clock: Clock,
 }
 
 impl State {
-    /// An empty project (no branches): see [`State::seed_default`].
+    /// An empty project (no branches) on the wall clock: see [`State::seed_default`].
     pub fn new(project_id: &str, limits: Limits) -> State {
-        let now = Timestamp::now();
+        State::with_clock(project_id, limits, Clock::default())
+    }
+
+    /// An empty project whose clock is `clock` (e.g. [`Clock::starting_at`] a fixed time, for
+    /// a reproducible run).
+    pub fn with_clock(project_id: &str, limits: Limits, clock: Clock) -> State {
+        let now = clock.now();
         let period_start = now - SignedDuration::from_hours(24 * 10);
         State {
             project: Project {
@@ -116,7 +124,7 @@ impl State {
                 consumption_period_start: period_start,
                 consumption_period_end: period_start + SignedDuration::from_hours(24 * 30),
             },
-            branches: HashMap::new(),
+            branches: BTreeMap::new(),
             endpoints: Vec::new(),
             snapshots: Vec::new(),
             operations: Vec::new(),
@@ -131,21 +139,36 @@ impl State {
             }],
             limits,
             op_failures: Vec::new(),
-            github: GitHubState::default(),
-            annotations: HashMap::new(),
-            clock_offset: SignedDuration::ZERO,
+            github: GitHubState::with_clock(clock),
+            annotations: BTreeMap::new(),
+            clock,
         }
     }
 
-    /// The emulated clock.
+    /// The emulated clock: the wall clock plus what tests added, or exactly the start time
+    /// plus what tests added when one was given.
     pub fn now(&self) -> Timestamp {
-        Timestamp::now() + self.clock_offset
+        self.clock.now()
+    }
+
+    /// The clock itself (to start another state on the same time).
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Moves the emulated clock forward (operations finish, expiries pass).
     pub fn advance(&mut self, by: Duration) {
-        self.clock_offset += SignedDuration::try_from(by).unwrap_or_default();
+        self.clock.advance(by);
+        self.github.set_clock(self.clock);
         self.refresh();
+    }
+
+    /// Moves the emulated clock to `ts`; refuses to go back.
+    pub fn set_now(&mut self, ts: Timestamp) -> Result<(), ClockWentBack> {
+        self.clock.set_now(ts)?;
+        self.github.set_clock(self.clock);
+        self.refresh();
+        Ok(())
     }
 
     /// A project as Neon creates it: one root branch `production` (default) with a read-write
@@ -214,7 +237,6 @@ impl State {
             .get(parent_id)
             .map(|b| b.data.clone())
             .unwrap_or_default();
-        self.branches.reserve(count);
         for i in 0..count {
             let id = self.fresh_branch_id();
             // Spread the timestamps so every sort order is exercised.

@@ -1,0 +1,134 @@
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use crate::{Api, Emulator, Fault, Options, Seed};
+
+const AUTH: &[(&str, &str)] = &[("Authorization", "Bearer k")];
+
+fn start() -> Timestamp {
+    "2026-03-01T12:00:00Z".parse().unwrap()
+}
+
+fn options() -> Options {
+    Options {
+        seed: Seed::Demo,
+        op_duration: Duration::from_secs(10),
+        start_time: Some(start()),
+        ..Options::default()
+    }
+}
+
+/// A promotion-like script with an error, a 423 and a clock move; returns every reply.
+fn script(emu: &Emulator) -> Vec<crate::Reply> {
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    let prod = emu.with_state(|s| s.branch_by_name("production").unwrap().id.clone());
+    let dev = emu.with_state(|s| s.branch_by_name("dev").unwrap().id.clone());
+    let create = json!({"branch": {"name": "preview/pr-1", "parent_id": dev},
+                        "endpoints": [{"type": "read_write"}]})
+    .to_string();
+    let mut replies = vec![
+        emu.handle_neon("GET", &format!("{p}/branches?search=dev"), AUTH, b""),
+        emu.handle_neon("POST", &format!("{p}/branches"), AUTH, create.as_bytes()),
+        emu.handle_neon(
+            "POST",
+            &format!("{p}/branches/{dev}/snapshot?name=c"),
+            AUTH,
+            b"",
+        ),
+    ];
+    emu.with_state(|s| s.advance(Duration::from_secs(60)));
+    let snap = emu.handle_neon(
+        "POST",
+        &format!("{p}/branches/{dev}/snapshot?name=c"),
+        AUTH,
+        b"",
+    );
+    let snap_id = snap.json()["snapshot"]["id"].as_str().unwrap().to_string();
+    replies.push(snap);
+    emu.with_state(|s| s.advance(Duration::from_secs(60)));
+    let restore = json!({"target_branch_id": prod, "finalize_restore": true}).to_string();
+    replies.push(emu.handle_neon(
+        "POST",
+        &format!("{p}/snapshots/{snap_id}/restore"),
+        AUTH,
+        restore.as_bytes(),
+    ));
+    replies.push(emu.handle_neon("GET", &format!("{p}/operations"), AUTH, b""));
+    replies.push(emu.handle_neon("GET", &format!("{p}/branches/br-missing-1"), AUTH, b""));
+    replies.push(emu.handle_neon("GET", &format!("{p}/branches"), &[], b""));
+    replies
+}
+
+#[test]
+fn same_seed_and_start_time_give_the_same_run() {
+    let run = || {
+        fastrand::seed(7);
+        let emu = Emulator::detached(options());
+        let replies = script(&emu);
+        let state = emu.with_state(|s| format!("{s:?}"));
+        (replies, emu.requests(), state)
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.0, b.0, "replies");
+    assert_eq!(a.1, b.1, "request logs");
+    assert_eq!(a.2, b.2, "state");
+    let statuses: Vec<u16> = a.0.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 201, 423, 200, 200, 200, 404, 401]);
+    assert!(
+        a.1.iter()
+            .all(|r| r.api == Api::Neon && r.elapsed.is_zero())
+    );
+    assert_eq!(a.1[0].at, start(), "the log reads the emulated clock");
+    assert_eq!(a.1[0].header("authorization"), Some("Bearer k"));
+}
+
+#[test]
+fn the_clock_starts_where_told_and_never_goes_back() {
+    let emu = Emulator::detached(options());
+    emu.with_state(|s| {
+        assert_eq!(s.now(), start());
+        assert_eq!(s.project.created_at, start());
+        assert_eq!(s.branch_by_name("production").unwrap().created_at, start());
+        let later = start() + jiff::SignedDuration::from_hours(1);
+        s.set_now(later).unwrap();
+        assert_eq!(s.now(), later);
+        assert!(s.set_now(start()).is_err());
+        s.github.add_pull("o/r", 1, "feature", "abc");
+        assert_eq!(s.github.pull("o/r", 1).unwrap().created_at, later);
+    });
+}
+
+#[test]
+fn operation_failures_apply_but_http_faults_do_not() {
+    let emu = Emulator::detached(options());
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    let dev = emu.with_state(|s| s.branch_by_name("dev").unwrap().id.clone());
+    emu.inject(Fault::status("POST", "/snapshot", 503, 1));
+    emu.inject(Fault::fail_operation("create_snapshot", "failed", 1));
+    let snap = emu.handle_neon("POST", &format!("{p}/branches/{dev}/snapshot"), AUTH, b"");
+    assert_eq!(snap.status, 200, "no scripted HTTP fault in-process");
+    emu.with_state(|s| s.advance(Duration::from_secs(60)));
+    let op = snap.json()["operations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let op = emu.handle_neon("GET", &format!("{p}/operations/{op}"), AUTH, b"");
+    assert_eq!(op.json()["operation"]["status"], "failed");
+    assert_eq!(op.header("Content-Type"), Some("application/json"));
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn works_in_a_paused_current_thread_runtime() {
+    let emu = Emulator::detached(options());
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    let reply = emu.handle_neon("GET", &p, AUTH, b"");
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        emu.with_state(|s| s.now()),
+        start(),
+        "tokio's time is not ours"
+    );
+}
