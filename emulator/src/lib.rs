@@ -27,7 +27,8 @@
 //! - Branch `search` is a case-insensitive substring of the name or the id.
 //! - Every mutating call (not `PATCH` of a branch or snapshot, which start no operation) is
 //!   refused with 423 while any operation of the project runs: the strict reading of Neon's
-//!   message "project already has running conflicting operations".
+//!   message "project already has running conflicting operations". [`state::LockScope`]
+//!   `PerBranch` makes it per branch (what each call touches is listed there).
 //! - List branches: pages of 100 without `limit` (neonctl: "branch list pages cap at 100"),
 //!   `limit` up to 10,000 (the spec), 400 above; `pagination.next` is present after every
 //!   non-empty page, so a client stops on an empty (or short) page; cursors are standard base64
@@ -38,6 +39,19 @@
 //!   `<name> (old)` (`<name> (old) 2`, … if taken), loses `default`, keeps its children.
 //! - A restore without `target_branch_id` targets the snapshot's source branch (the spec), which
 //!   after an earlier finalize is the `(old)` branch: the trap the guide warns about.
+//! - Finalize gives the new branch `restored_from` = the snapshot id and `restored_as` = the id
+//!   of the branch it replaced (both on `Branch` in the 2.7.3 spec and in `@neon/sdk` 6.1.2).
+//!   The swap happens in the restore call by default; [`state::RestoreRename`] `WhenFinished`
+//!   delays it until every operation of the restore has ended.
+//! - A restore whose `create_timeline` fails or is cancelled makes a branch that never turns
+//!   `ready` and holds no data; by default the target is untouched and the new branch stays
+//!   unfinalized; [`state::FailedRestore`] `Renamed` swaps it in anyway (prod renamed, its
+//!   name and computes on a broken branch), the case SPEC §3 warns about.
+//! - Operation statuses: `scheduling`, `running`, then `finished` or the scripted failure
+//!   (`failed`, `error`, `cancelled`); an operation that ends `cancelled` is `cancelling` for
+//!   the last fifth of its run. A failed or cancelled operation did not do its work.
+//! - Lists are current by default; [`state::Variants::list_lag`] makes each list (branches,
+//!   snapshots, operations) answer its first read after a mutation as before that mutation.
 //! - Operation actions and timing (`d` = `Options::op_duration`): branch creation
 //!   `create_timeline` (d) then `start_compute` per compute, queued behind it (so a branch
 //!   with a compute is usable after 2d); snapshot `create_branch` (d); restore

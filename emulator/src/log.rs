@@ -37,6 +37,11 @@ pub struct LoggedRequest {
     pub headers: Vec<(String, String)>,
 }
 
+/// POST, PATCH, PUT and DELETE change state; other methods read.
+pub(crate) fn is_mutation(method: &str) -> bool {
+    matches!(method, "POST" | "PATCH" | "PUT" | "DELETE")
+}
+
 impl Api {
     /// Which fake a path belongs to. GitHub's routes are also served at the root, like
     /// api.github.com, for clients that drop a base path.
@@ -72,6 +77,6 @@ impl LoggedRequest {
     }
     /// True for POST, PATCH, PUT and DELETE.
     pub fn is_mutation(&self) -> bool {
-        matches!(self.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE")
+        is_mutation(&self.method)
     }
 }

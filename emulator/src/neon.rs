@@ -8,7 +8,7 @@ use crate::Shared;
 use crate::request::{Req, Resp, segments};
 use crate::state::{
     ApiError, ApiResult, Branch, CreateBranchReq, EndpointType, ListBranchesQuery, RestoreReq,
-    State, UpdateBranchReq,
+    State, UpdateBranchReq, list_branches_in, list_operations_in,
 };
 
 /// The error body `{code, message, request_id}`.
@@ -108,8 +108,16 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
     }
     let mut state = shared.state.lock().unwrap();
     state.refresh();
+    let before = crate::log::is_mutation(&req.method)
+        .then(|| state.lists_now())
+        .flatten();
     match dispatch(&mut state, req) {
-        Ok(resp) => resp,
+        Ok(resp) => {
+            if let Some(before) = before.filter(|_| resp.status < 300) {
+                state.lag_lists(before);
+            }
+            resp
+        }
         Err(e) => error_resp(&e, req),
     }
 }
@@ -152,7 +160,8 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 limit: req.q("limit").map(str::to_string),
                 cursor: req.q("cursor").map(str::to_string),
             };
-            let page = st.list_branches(&q)?;
+            let stale = st.take_stale_branches();
+            let page = list_branches_in(stale.as_ref().unwrap_or(&st.branches), &q)?;
             let annotations: Map<String, Value> = page
                 .branches
                 .iter()
@@ -392,7 +401,11 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
             )?;
             Ok(Resp::json(200, &json!({"uri": uri})))
         }
-        ("GET", ["snapshots"]) => Ok(Resp::json(200, &json!({"snapshots": st.snapshots}))),
+        ("GET", ["snapshots"]) => {
+            let stale = st.take_stale_snapshots();
+            let snapshots = stale.as_ref().unwrap_or(&st.snapshots);
+            Ok(Resp::json(200, &json!({"snapshots": snapshots})))
+        }
         ("PATCH", ["snapshots", sid]) => {
             let body = json_body(req)?.ok_or_else(|| bad("request body is required"))?;
             let snap = body
@@ -431,7 +444,9 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
             Ok(Resp::json(200, &v))
         }
         ("GET", ["operations"]) => {
-            let (ops, cursor) = st.list_operations(req.q("limit"), req.q("cursor"))?;
+            let stale = st.take_stale_operations();
+            let all = stale.as_deref().unwrap_or(&st.operations);
+            let (ops, cursor) = list_operations_in(all, req.q("limit"), req.q("cursor"))?;
             let mut v =
                 json!({"operations": ops.iter().map(|o| o.to_json(now)).collect::<Vec<_>>()});
             if let Some(c) = cursor {

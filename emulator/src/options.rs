@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::state::{Limits, State};
+use crate::state::{Limits, State, Variants};
 
 /// What the project starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,6 +40,9 @@ pub struct Options {
     pub root_branch_quota: usize,
     /// Port to bind on 127.0.0.1 (0: any free port).
     pub port: u16,
+    /// Where Neon's behaviour is unknown, which reading to emulate (defaults: the emulator's
+    /// earlier behaviour). Also settable at run time: `with_state(|s| s.limits.variants…)`.
+    pub variants: Variants,
     /// `None`: the emulated clock is the wall clock (plus what tests advance). `Some(t)`: it
     /// reads exactly `t` plus what [`crate::State::advance`] and [`crate::State::set_now`]
     /// added, never the wall clock, so a run is reproducible.
@@ -62,6 +65,7 @@ impl Default for Options {
             root_branch_quota: 25,
             port: 0,
             start_time: None,
+            variants: Variants::default(),
             rate_limit: false,
         }
     }
@@ -75,6 +79,7 @@ impl Options {
             snapshot_quota: self.snapshot_quota,
             restore_moves_protection: self.restore_moves_protection,
             root_branch_quota: self.root_branch_quota,
+            variants: self.variants,
         }
     }
 }

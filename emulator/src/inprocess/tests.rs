@@ -132,3 +132,39 @@ async fn works_in_a_paused_current_thread_runtime() {
         "tokio's time is not ours"
     );
 }
+
+#[test]
+fn lists_can_lag_a_mutation_by_one_read() {
+    let emu = Emulator::detached(Options {
+        variants: crate::state::Variants {
+            list_lag: true,
+            ..Default::default()
+        },
+        ..options()
+    });
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    let names = |r: crate::Reply| -> Vec<String> {
+        r.json()["branches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let body = json!({"branch": {"name": "preview/pr-2"}}).to_string();
+    let created = emu.handle_neon("POST", &format!("{p}/branches"), AUTH, body.as_bytes());
+    let id = created.json()["branch"]["id"].as_str().unwrap().to_string();
+    let list = format!("{p}/branches?search=preview");
+    assert!(
+        names(emu.handle_neon("GET", &list, AUTH, b"")).is_empty(),
+        "one read late"
+    );
+    assert_eq!(
+        names(emu.handle_neon("GET", &list, AUTH, b"")),
+        ["preview/pr-2"]
+    );
+    let one = emu.handle_neon("GET", &format!("{p}/branches/{id}"), AUTH, b"");
+    assert_eq!(one.status, 200, "a GET of one object is current");
+    let ops = emu.handle_neon("GET", &format!("{p}/operations"), AUTH, b"");
+    assert!(ops.json()["operations"].as_array().unwrap().is_empty());
+}

@@ -96,7 +96,7 @@ impl State {
                 ));
             }
         }
-        self.ensure_unlocked()?;
+        self.ensure_unlocked(&[&parent_id])?;
 
         let now = self.now();
         let id = self.fresh_branch_id();
@@ -269,7 +269,7 @@ impl State {
                 "cannot delete a branch that has child branches; delete the child branches first",
             ));
         }
-        self.ensure_unlocked()?;
+        self.ensure_unlocked(&[id])?;
         let now = self.now();
         let eps: Vec<String> = self.endpoints_of(id).iter().map(|e| e.id.clone()).collect();
         let mut ops = Vec::new();

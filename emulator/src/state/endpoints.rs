@@ -87,7 +87,7 @@ impl State {
                 "read_write endpoint already exists for this branch",
             ));
         }
-        self.ensure_unlocked()?;
+        self.ensure_unlocked(&[branch_id])?;
         let now = self.now();
         let ep = self.insert_endpoint(branch_id, kind, self.limits.op_duration);
         let op = self.new_op(

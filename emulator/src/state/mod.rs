@@ -13,12 +13,15 @@ mod endpoints;
 mod error;
 mod expiry;
 pub mod ids;
+mod lag;
 mod model;
 mod operations;
 mod pagination;
+mod restore;
 mod snapshots;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod variants;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,12 +38,15 @@ pub use branches::{CreateBranchReq, CreatedBranch, UpdateBranchReq};
 pub use error::{ApiError, ApiResult};
 pub use expiry::MAX_EXPIRY;
 pub use ids::{random_id, uuid};
+pub use lag::StaleLists;
 pub use model::{Branch, Database, Endpoint, EndpointType, Project, Role, Snapshot};
-pub use operations::{MAX_OPERATIONS_LIMIT, OpFailure, OpOutcome, Operation};
+pub use operations::{MAX_OPERATIONS_LIMIT, OpFailure, OpOutcome, Operation, list_operations_in};
 pub use pagination::{
-    BranchPage, DEFAULT_BRANCH_LIMIT, ListBranchesQuery, MAX_BRANCH_LIMIT, SortBy, matches_search,
+    BranchPage, DEFAULT_BRANCH_LIMIT, ListBranchesQuery, MAX_BRANCH_LIMIT, SortBy,
+    list_branches_in, matches_search,
 };
-pub use snapshots::RestoreReq;
+pub use restore::{PendingSwap, RestoreReq};
+pub use variants::{FailedRestore, LockScope, RestoreRename, Variants};
 
 /// Tunables that shape the state machine.
 #[derive(Debug, Clone)]
@@ -51,6 +57,8 @@ pub struct Limits {
     pub restore_moves_protection: bool,
     /// See `Options::root_branch_quota`.
     pub root_branch_quota: usize,
+    /// See [`Variants`].
+    pub variants: Variants,
 }
 
 impl Default for Limits {
@@ -60,6 +68,7 @@ impl Default for Limits {
             snapshot_quota: 10,
             restore_moves_protection: true,
             root_branch_quota: 25,
+            variants: Variants::default(),
         }
     }
 }
@@ -85,6 +94,10 @@ pub struct State {
     /// Read through [`State::now`]; moved by [`State::advance`] and [`State::set_now`] (which
     /// keep the GitHub fake's copy in step).
     clock: Clock,
+    /// Finalized restores waiting for their operations ([`RestoreRename::WhenFinished`]).
+    pub pending_swaps: Vec<PendingSwap>,
+    /// [`Variants::list_lag`]: what the next list reads answer.
+    stale: StaleLists,
 }
 
 impl State {
@@ -142,6 +155,8 @@ impl State {
             github: GitHubState::with_clock(clock),
             annotations: BTreeMap::new(),
             clock,
+            pending_swaps: Vec::new(),
+            stale: StaleLists::default(),
         }
     }
 
@@ -406,6 +421,7 @@ impl State {
         }
         self.snapshots
             .retain(|s| s.expires_at.is_none_or(|t| t > now));
+        self.settle_swaps(now);
         for b in self.branches.values_mut() {
             if b.current_state == "init" && b.ready_at <= now {
                 b.current_state = "ready".into();

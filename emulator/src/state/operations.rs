@@ -7,6 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
 use super::ids::uuid;
+use super::variants::LockScope;
 use super::{ApiError, ApiResult, State};
 use crate::time::fmt_ts;
 
@@ -17,16 +18,24 @@ pub const MAX_OPERATIONS_LIMIT: usize = 1_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpOutcome {
     Finished,
-    /// `failed` or `error`, with the `error` text.
+    /// `failed`, `error` or `cancelled`, with the `error` text: the operation did not do its
+    /// work (Neon's SDK treats all three as failures).
     Failed {
         status: String,
         error: String,
     },
 }
 
+impl OpOutcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, OpOutcome::Failed { .. })
+    }
+}
+
 /// An operation. Its status is derived from the clock: `scheduling` while it waits for an
 /// earlier operation of the same call (`queued`) and for the first fifth of `duration`, then
-/// `running`, then the outcome.
+/// `running` (an operation that ends `cancelled` is `cancelling` for the last fifth), then the
+/// outcome.
 #[derive(Debug, Clone)]
 pub struct Operation {
     pub id: String,
@@ -58,6 +67,10 @@ impl Operation {
             }
         } else if elapsed < queued.saturating_add(run / 5) {
             "scheduling"
+        } else if elapsed >= queued.saturating_add(run * 4 / 5)
+            && matches!(&self.outcome, OpOutcome::Failed { status, .. } if status == "cancelled")
+        {
+            "cancelling"
         } else {
             "running"
         }
@@ -113,17 +126,26 @@ pub struct OpFailure {
 }
 
 impl State {
-    /// 423 while any operation of the project has not reached a terminal status.
-    pub fn ensure_unlocked(&self) -> ApiResult<()> {
+    /// 423 for a mutation that touches the branches `touched` while an operation blocks it:
+    /// any running operation of the project, or (with [`LockScope::PerBranch`]) one on a
+    /// touched branch or a pending swap of one.
+    pub fn ensure_unlocked(&self, touched: &[&str]) -> ApiResult<()> {
         let now = self.now();
+        let per_branch = self.limits.variants.lock_scope == LockScope::PerBranch;
+        let blocks =
+            |branch: Option<&str>| !per_branch || branch.is_some_and(|b| touched.contains(&b));
         // Operations are appended in time order: only the tail can still be running.
-        if self
+        let running = self
             .operations
             .iter()
             .rev()
             .take(64)
-            .any(|o| !o.is_terminal(now))
-        {
+            .any(|o| !o.is_terminal(now) && blocks(o.branch_id.as_deref()));
+        let swapping = self
+            .pending_swaps
+            .iter()
+            .any(|p| blocks(Some(&p.new_id)) || blocks(Some(&p.target_id)));
+        if running || swapping {
             return Err(ApiError::locked());
         }
         Ok(())
@@ -214,35 +236,44 @@ impl State {
         limit: Option<&str>,
         cursor: Option<&str>,
     ) -> ApiResult<(Vec<&Operation>, Option<String>)> {
-        let limit = match limit {
-            None | Some("") => usize::MAX,
-            Some(s) => match s.parse::<usize>() {
-                Ok(n) if (1..=MAX_OPERATIONS_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::new(
-                        400,
-                        format!("limit: must be an integer from 1 to {MAX_OPERATIONS_LIMIT}"),
-                    ));
-                }
-            },
-        };
-        // Operations are appended in strictly increasing `created_at` order (see `new_op`).
-        let end = match cursor.filter(|c| !c.is_empty()) {
-            Some(c) => {
-                let before = c
-                    .parse::<Timestamp>()
-                    .map_err(|_| ApiError::new(400, "invalid cursor"))?;
-                self.operations.partition_point(|o| o.created_at < before)
-            }
-            None => self.operations.len(),
-        };
-        let start = end.saturating_sub(limit);
-        let page: Vec<&Operation> = self.operations[start..end].iter().rev().collect();
-        let next = page
-            .last()
-            .map(|o| o.created_at.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string());
-        Ok((page, next))
+        list_operations_in(&self.operations, limit, cursor)
     }
+}
+
+/// [`State::list_operations`] over `operations` (the current ones, or a stale copy).
+pub fn list_operations_in<'a>(
+    operations: &'a [Operation],
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> ApiResult<(Vec<&'a Operation>, Option<String>)> {
+    let limit = match limit {
+        None | Some("") => usize::MAX,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_OPERATIONS_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(ApiError::new(
+                    400,
+                    format!("limit: must be an integer from 1 to {MAX_OPERATIONS_LIMIT}"),
+                ));
+            }
+        },
+    };
+    // Operations are appended in strictly increasing `created_at` order (see `new_op`).
+    let end = match cursor.filter(|c| !c.is_empty()) {
+        Some(c) => {
+            let before = c
+                .parse::<Timestamp>()
+                .map_err(|_| ApiError::new(400, "invalid cursor"))?;
+            operations.partition_point(|o| o.created_at < before)
+        }
+        None => operations.len(),
+    };
+    let start = end.saturating_sub(limit);
+    let page: Vec<&Operation> = operations[start..end].iter().rev().collect();
+    let next = page
+        .last()
+        .map(|o| o.created_at.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string());
+    Ok((page, next))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use std::collections::BTreeMap;
+
 use super::model::Branch;
 use super::{ApiError, ApiResult, State};
 
@@ -61,79 +63,86 @@ impl State {
     /// page, present even when that page happens to be the last one (clients stop on an empty
     /// page or a short one).
     pub fn list_branches(&self, q: &ListBranchesQuery) -> ApiResult<BranchPage<'_>> {
-        let limit = match q.limit.as_deref() {
-            None | Some("") => DEFAULT_BRANCH_LIMIT,
-            Some(s) => match s.parse::<usize>() {
-                Ok(n) if (1..=MAX_BRANCH_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::new(
-                        400,
-                        format!("limit: must be an integer from 1 to {MAX_BRANCH_LIMIT}"),
-                    ));
-                }
-            },
-        };
-        let (mut sort_by, mut desc) = (SortBy::UpdatedAt, true);
-        if let Some(s) = q.sort_by.as_deref().filter(|s| !s.is_empty()) {
-            sort_by = SortBy::parse(s).ok_or_else(|| {
-                ApiError::new(400, "sort_by: must be one of name, created_at, updated_at")
-            })?;
-        }
-        if let Some(s) = q.sort_order.as_deref().filter(|s| !s.is_empty()) {
-            desc = match s {
-                "desc" => true,
-                "asc" => false,
-                _ => return Err(ApiError::new(400, "sort_order: must be one of asc, desc")),
-            };
-        }
-        let cursor = match q.cursor.as_deref().filter(|s| !s.is_empty()) {
-            Some(c) => {
-                let cur = Cursor::decode(c).ok_or_else(|| ApiError::new(400, "invalid cursor"))?;
-                // The cursor carries the order it was made for.
-                sort_by = cur.sort_by;
-                desc = cur.desc;
-                Some(cur)
-            }
-            None => None,
-        };
-        let search = q.search.as_deref().filter(|s| !s.is_empty());
-        let mut all: Vec<&Branch> = self
-            .branches
-            .values()
-            .filter(|b| search.is_none_or(|s| matches_search(b, s)))
-            .collect();
-        let key_cmp = |a: &Branch, b: &Branch| -> std::cmp::Ordering {
-            let k = match sort_by {
-                SortBy::UpdatedAt => a.updated_at.cmp(&b.updated_at),
-                SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
-                SortBy::Name => a.name.cmp(&b.name),
-            };
-            k.then_with(|| a.id.cmp(&b.id))
-        };
-        all.sort_unstable_by(|a, b| if desc { key_cmp(b, a) } else { key_cmp(a, b) });
-        let start = match &cursor {
-            Some(cur) => all.partition_point(|b| {
-                let o = cur.cmp_branch(b);
-                // Items at or before the cursor in the page order.
-                if desc {
-                    o != std::cmp::Ordering::Less
-                } else {
-                    o != std::cmp::Ordering::Greater
-                }
-            }),
-            None => 0,
-        };
-        let page: Vec<&Branch> = all[start..].iter().take(limit).copied().collect();
-        let next = page
-            .last()
-            .map(|b| Cursor::for_branch(b, sort_by, desc).encode());
-        Ok(BranchPage {
-            branches: page,
-            next,
-            sort_by,
-            desc,
-        })
+        list_branches_in(&self.branches, q)
     }
+}
+
+/// [`State::list_branches`] over `branches` (the current ones, or a stale copy).
+pub fn list_branches_in<'a>(
+    branches: &'a BTreeMap<String, Branch>,
+    q: &ListBranchesQuery,
+) -> ApiResult<BranchPage<'a>> {
+    let limit = match q.limit.as_deref() {
+        None | Some("") => DEFAULT_BRANCH_LIMIT,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_BRANCH_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(ApiError::new(
+                    400,
+                    format!("limit: must be an integer from 1 to {MAX_BRANCH_LIMIT}"),
+                ));
+            }
+        },
+    };
+    let (mut sort_by, mut desc) = (SortBy::UpdatedAt, true);
+    if let Some(s) = q.sort_by.as_deref().filter(|s| !s.is_empty()) {
+        sort_by = SortBy::parse(s).ok_or_else(|| {
+            ApiError::new(400, "sort_by: must be one of name, created_at, updated_at")
+        })?;
+    }
+    if let Some(s) = q.sort_order.as_deref().filter(|s| !s.is_empty()) {
+        desc = match s {
+            "desc" => true,
+            "asc" => false,
+            _ => return Err(ApiError::new(400, "sort_order: must be one of asc, desc")),
+        };
+    }
+    let cursor = match q.cursor.as_deref().filter(|s| !s.is_empty()) {
+        Some(c) => {
+            let cur = Cursor::decode(c).ok_or_else(|| ApiError::new(400, "invalid cursor"))?;
+            // The cursor carries the order it was made for.
+            sort_by = cur.sort_by;
+            desc = cur.desc;
+            Some(cur)
+        }
+        None => None,
+    };
+    let search = q.search.as_deref().filter(|s| !s.is_empty());
+    let mut all: Vec<&Branch> = branches
+        .values()
+        .filter(|b| search.is_none_or(|s| matches_search(b, s)))
+        .collect();
+    let key_cmp = |a: &Branch, b: &Branch| -> std::cmp::Ordering {
+        let k = match sort_by {
+            SortBy::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+            SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
+            SortBy::Name => a.name.cmp(&b.name),
+        };
+        k.then_with(|| a.id.cmp(&b.id))
+    };
+    all.sort_unstable_by(|a, b| if desc { key_cmp(b, a) } else { key_cmp(a, b) });
+    let start = match &cursor {
+        Some(cur) => all.partition_point(|b| {
+            let o = cur.cmp_branch(b);
+            // Items at or before the cursor in the page order.
+            if desc {
+                o != std::cmp::Ordering::Less
+            } else {
+                o != std::cmp::Ordering::Greater
+            }
+        }),
+        None => 0,
+    };
+    let page: Vec<&Branch> = all[start..].iter().take(limit).copied().collect();
+    let next = page
+        .last()
+        .map(|b| Cursor::for_branch(b, sort_by, desc).encode());
+    Ok(BranchPage {
+        branches: page,
+        next,
+        sort_by,
+        desc,
+    })
 }
 
 /// The branch list `search`: a case-insensitive substring of the name or the id (the spec:

@@ -75,3 +75,69 @@ fn operations_paginate_newest_first() {
     assert_eq!(all.len(), 25);
     assert_eq!(all[0], s.operations.last().unwrap().id);
 }
+
+#[test]
+fn per_branch_locks_only_block_the_busy_branch() {
+    let mut s = State::new(
+        "p",
+        Limits {
+            variants: Variants {
+                lock_scope: LockScope::PerBranch,
+                ..Variants::default()
+            },
+            ..limits(1_000, 10)
+        },
+    );
+    let (prod, dev) = s.seed_demo();
+    let busy = s
+        .create_branch(CreateBranchReq {
+            name: Some("busy".into()),
+            parent_id: Some(dev.clone()),
+            ..Default::default()
+        })
+        .unwrap()
+        .branch
+        .id;
+    // The creation's operation runs on `busy`: other branches are free.
+    s.create_snapshot(&prod, None, None, None, None).unwrap();
+    assert_eq!(s.delete_branch(&busy).unwrap_err().status, 423);
+    assert_eq!(
+        s.create_endpoint(&busy, EndpointType::ReadWrite)
+            .unwrap_err()
+            .status,
+        423
+    );
+    // The snapshot of prod now runs on prod: a snapshot of prod waits, one of dev does not.
+    assert_eq!(
+        s.create_snapshot(&prod, None, None, None, None)
+            .unwrap_err()
+            .status,
+        423
+    );
+    s.create_snapshot(&dev, None, None, None, None).unwrap();
+    s.advance(Duration::from_secs(2));
+    s.delete_branch(&busy).unwrap().unwrap();
+}
+
+#[test]
+fn a_cancelled_operation_is_cancelling_before_it_ends() {
+    let mut s = State::new("p", limits(1_000, 10));
+    let (prod, _) = s.seed_demo();
+    s.op_failures.push(OpFailure {
+        action: "create_snapshot".into(),
+        status: "cancelled".into(),
+        error: "cancelled by the user".into(),
+        times: 1,
+    });
+    let (_, ops) = s.create_snapshot(&prod, None, None, None, None).unwrap();
+    let at = |ms: u64| {
+        let now = s.now() + jiff::SignedDuration::from_millis(ms as i64);
+        ops[0].status(now).to_string()
+    };
+    assert_eq!(at(0), "scheduling");
+    assert_eq!(at(500), "running");
+    assert_eq!(at(850), "cancelling");
+    assert_eq!(at(1_000), "cancelled");
+    assert!(!ops[0].is_terminal(s.now() + jiff::SignedDuration::from_millis(850)));
+    assert!(ops[0].outcome.is_failure());
+}
