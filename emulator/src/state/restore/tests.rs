@@ -126,16 +126,7 @@ fn finalize_restore_swaps_identity() {
     let prod_child = child(&mut s, "analytics", &prod);
     let prod_ep = s.endpoints_of(&prod)[0].id.clone();
     let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
-    let (new, eps, ops) = s
-        .restore_snapshot(
-            &snap.id,
-            RestoreReq {
-                target_branch_id: Some(prod.clone()),
-                finalize_restore: true,
-                name: None,
-            },
-        )
-        .unwrap();
+    let (new, eps, ops) = s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     assert_ne!(new.id, prod);
     assert_eq!(new.name, "production");
     assert!(new.default && new.protected && new.parent_id.is_none());
@@ -167,16 +158,7 @@ fn finalize_restore_swaps_identity() {
     s.delete_branch(&prod).unwrap().unwrap();
     // A second promotion names the next old branch the same way.
     let (snap2, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
-    let (newer, _, _) = s
-        .restore_snapshot(
-            &snap2.id,
-            RestoreReq {
-                target_branch_id: Some(new.id.clone()),
-                finalize_restore: true,
-                name: None,
-            },
-        )
-        .unwrap();
+    let (newer, _, _) = s.restore_snapshot(&snap2.id, finalize(&new.id)).unwrap();
     assert_eq!(s.branch(&new.id).unwrap().name, "production (old)");
     assert_eq!(newer.name, "production");
 }
@@ -200,16 +182,7 @@ fn protection_can_stay_behind() {
     )
     .unwrap();
     let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
-    let (new, _, _) = s
-        .restore_snapshot(
-            &snap.id,
-            RestoreReq {
-                target_branch_id: Some(prod.clone()),
-                finalize_restore: true,
-                name: None,
-            },
-        )
-        .unwrap();
+    let (new, _, _) = s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     assert!(!new.protected);
     assert!(s.branch(&prod).unwrap().protected);
     assert_eq!(s.delete_branch(&prod).unwrap_err().status, 422);
@@ -262,11 +235,6 @@ fn restores_need_room_for_a_root_branch() {
     );
     let (prod, dev) = s.seed_demo();
     let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
-    let finalize = |target: &str| RestoreReq {
-        target_branch_id: Some(target.to_string()),
-        finalize_restore: true,
-        name: None,
-    };
     // prod, dev → prod, dev, production (old): the third root fits.
     s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     let new_prod = s.branch_by_name("production").unwrap().id.clone();
@@ -289,16 +257,7 @@ fn failed_operations_and_failed_restores_leave_the_target_alone() {
         times: 1,
     });
     let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
-    let (b, _, ops) = s
-        .restore_snapshot(
-            &snap.id,
-            RestoreReq {
-                target_branch_id: Some(prod.clone()),
-                finalize_restore: true,
-                name: None,
-            },
-        )
-        .unwrap();
+    let (b, _, ops) = s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     let now = s.now();
     assert_eq!(ops[0].status(now), "failed");
     assert_eq!(ops[0].to_json(now)["error"], "boom");
