@@ -331,6 +331,7 @@ const OUR_OPERATIONS: &[&str] = &[
     "getProjectOperation",
     "listProjectOperations",
     "getProjectBranchSchemaComparison",
+    "getProjectBranchSchema",
 ];
 
 /// Drives every route neon-promote uses through success and error answers, then validates
@@ -491,6 +492,12 @@ async fn every_emulator_answer_on_our_routes_matches_the_spec() {
         None,
     )
     .await;
+    for format in [&[][..], &[("format", "json")][..], &[("format", "sql")][..]] {
+        let mut q = vec![("db_name", "neondb")];
+        q.extend_from_slice(format);
+        d.expect(200, "GET", &format!("/branches/{prod}/schema"), &q, None)
+            .await;
+    }
 
     // Pagination: one branch a page, following `next` to the end.
     let mut cursor: Option<String> = None;

@@ -59,6 +59,16 @@
 //!   `suspend_compute` per compute alongside `delete_timeline` (d); snapshot deletion and
 //!   `PATCH`es start none. A promotion (snapshot, snapshot, restore, delete) is thus 4d.
 //! - Expired branches and snapshots vanish at the first request after their expiry.
+//! - LSNs (see `state::Lsn`): one scale for the project, starting at `0/1496B28`; each write
+//!   moves the written branch to the next LSN (`0x20000` further). A snapshot `lsn` query
+//!   parameter must parse and not be ahead of the branch (else 400); the snapshot records it
+//!   but captures the branch's current data and schema (no history is kept), and so do the
+//!   schema routes' `lsn`/`timestamp` (validated: not both), which answer the head.
+//! - Schemas: `format=json` answers only `{json}`, the default (`sql`) only `{sql}`; any other
+//!   `format` is 400. `compare_schema` without `base_branch_id` compares with the parent (a
+//!   root with itself: empty diff); the diff's header lines are `--- <base id>/<db>` and
+//!   `+++ <branch id>/<db>` (Neon's are undocumented); DDL is pg_dump-like, constraints inline,
+//!   unnamed ones named as Postgres would (`users_pkey`, `orders_user_id_fkey`).
 
 mod clock;
 mod control;

@@ -168,3 +168,56 @@ fn lists_can_lag_a_mutation_by_one_read() {
     let ops = emu.handle_neon("GET", &format!("{p}/operations"), AUTH, b"");
     assert!(ops.json()["operations"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn schema_routes_answer_sql_json_and_diffs() {
+    let emu = Emulator::detached(options());
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    let (prod, dev) = emu.with_state(|s| {
+        let mut tables = crate::state::demo_tables();
+        tables[1].columns.remove(1); // dev drops users.email
+        s.set_schema("dev", "neondb", tables);
+        (
+            s.branch_by_name("production").unwrap().id.clone(),
+            s.branch_by_name("dev").unwrap().id.clone(),
+        )
+    });
+    let get = |path: String| emu.handle_neon("GET", &path, AUTH, b"");
+    let sql = get(format!("{p}/branches/{prod}/schema?db_name=neondb"));
+    assert!(
+        sql.json()["sql"]
+            .as_str()
+            .unwrap()
+            .contains("CREATE TABLE public.users")
+    );
+    let structured = get(format!(
+        "{p}/branches/{prod}/schema?db_name=neondb&format=json"
+    ));
+    let users = &structured.json()["json"]["tables"][1];
+    assert_eq!(users["name"], "users");
+    assert_eq!(
+        users["columns"][1],
+        json!({"name": "email", "type": "text", "nullable": false})
+    );
+    let diff = get(format!(
+        "{p}/branches/{dev}/compare_schema?base_branch_id={prod}&db_name=neondb"
+    ));
+    let diff = diff.json()["diff"].as_str().unwrap().to_string();
+    assert!(
+        diff.contains(&format!("--- {prod}/neondb\n+++ {dev}/neondb\n")),
+        "{diff}"
+    );
+    assert!(diff.contains("\n-    email text NOT NULL,\n"), "{diff}");
+    let same = get(format!("{p}/branches/{prod}/compare_schema?db_name=neondb"));
+    assert_eq!(same.json()["diff"], "", "a root compares with itself");
+    let statuses: Vec<u16> = [
+        format!("{p}/branches/{prod}/schema"),
+        format!("{p}/branches/{prod}/schema?db_name=nope"),
+        format!("{p}/branches/{prod}/schema?db_name=neondb&format=yaml"),
+        format!("{p}/branches/{prod}/schema?db_name=neondb&lsn=0/1&timestamp=2026-01-01T00:00:00Z"),
+    ]
+    .into_iter()
+    .map(|path| get(path).status)
+    .collect();
+    assert_eq!(statuses, [400, 404, 400, 400]);
+}

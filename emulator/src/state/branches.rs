@@ -101,12 +101,12 @@ impl State {
         let now = self.now();
         let id = self.fresh_branch_id();
         let name = req.name.clone().unwrap_or_else(|| id.clone());
-        let data = parent.data.clone();
+        let from = parent.contents();
         let mut branch = self.new_branch(
             id.clone(),
             name,
             Some(parent_id),
-            data,
+            from,
             now,
             self.ready_time(now),
         );

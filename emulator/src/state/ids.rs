@@ -185,7 +185,3 @@ pub(crate) fn random_password() -> String {
         .collect();
     format!("npg_{body}")
 }
-
-pub(crate) fn random_lsn() -> String {
-    format!("0/{:X}", fastrand::u32(0x1000000..0x7fffffff))
-}

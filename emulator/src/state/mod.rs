@@ -14,10 +14,13 @@ mod error;
 mod expiry;
 pub mod ids;
 mod lag;
+mod lsn;
 mod model;
 mod operations;
 mod pagination;
 mod restore;
+mod schema;
+mod seeds;
 mod snapshots;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -31,21 +34,25 @@ use serde_json::{Value, json};
 
 use crate::clock::{Clock, ClockWentBack};
 use crate::github::GitHubState;
-use crate::time::fmt_ts;
-use ids::{random_lsn, random_password};
+use ids::random_password;
+use lsn::FIRST_LSN;
 
 pub use branches::{CreateBranchReq, CreatedBranch, UpdateBranchReq};
 pub use error::{ApiError, ApiResult};
 pub use expiry::MAX_EXPIRY;
 pub use ids::{random_id, uuid};
 pub use lag::StaleLists;
-pub use model::{Branch, Database, Endpoint, EndpointType, Project, Role, Snapshot};
+pub use lsn::Lsn;
+pub use model::{Branch, Contents, Database, Endpoint, EndpointType, Project, Role, Snapshot};
 pub use operations::{MAX_OPERATIONS_LIMIT, OpFailure, OpOutcome, Operation, list_operations_in};
 pub use pagination::{
     BranchPage, DEFAULT_BRANCH_LIMIT, ListBranchesQuery, MAX_BRANCH_LIMIT, SortBy,
     list_branches_in, matches_search,
 };
 pub use restore::{PendingSwap, RestoreReq};
+pub use schema::{
+    Column, Constraint, ReferencedTable, Schemas, Table, demo_tables, sql, unified_diff,
+};
 pub use variants::{FailedRestore, LockScope, RestoreRename, Variants};
 
 /// Tunables that shape the state machine.
@@ -94,6 +101,8 @@ pub struct State {
     /// Read through [`State::now`]; moved by [`State::advance`] and [`State::set_now`] (which
     /// keep the GitHub fake's copy in step).
     clock: Clock,
+    /// The project's newest LSN: the next write goes past it.
+    lsn_head: Lsn,
     /// Finalized restores waiting for their operations ([`RestoreRename::WhenFinished`]).
     pub pending_swaps: Vec<PendingSwap>,
     /// [`Variants::list_lag`]: what the next list reads answer.
@@ -155,6 +164,7 @@ impl State {
             github: GitHubState::with_clock(clock),
             annotations: BTreeMap::new(),
             clock,
+            lsn_head: FIRST_LSN,
             pending_swaps: Vec::new(),
             stale: StaleLists::default(),
         }
@@ -186,88 +196,6 @@ impl State {
         Ok(())
     }
 
-    /// A project as Neon creates it: one root branch `production` (default) with a read-write
-    /// compute, database `neondb` owned by `neondb_owner`. Returns the branch id.
-    pub fn seed_default(&mut self) -> String {
-        let id = self.insert_branch("production", None, "production-v1", true);
-        self.insert_endpoint(&id, EndpointType::ReadWrite, Duration::ZERO);
-        id
-    }
-
-    /// The demo seed: `production` plus a `dev` root restored from a production snapshot
-    /// (as the guide's Phase 1 leaves a project), with a read-write compute. Returns (prod, dev).
-    pub fn seed_demo(&mut self) -> (String, String) {
-        let prod = self.seed_default();
-        let now = self.now();
-        let snap = Snapshot {
-            id: random_id("snap"),
-            name: "production-seed".into(),
-            lsn: random_lsn(),
-            timestamp: fmt_ts(now),
-            source_branch_id: prod.clone(),
-            created_at: now,
-            expires_at: None,
-            manual: true,
-            data: "production-v1".into(),
-        };
-        let snap_id = snap.id.clone();
-        self.snapshots.push(snap);
-        let dev = self.insert_branch("dev", None, "production-v1", false);
-        self.branches.get_mut(&dev).unwrap().restored_from = Some(snap_id);
-        self.insert_endpoint(&dev, EndpointType::ReadWrite, Duration::ZERO);
-        (prod, dev)
-    }
-
-    /// Inserts a ready branch directly (seeding; no rules, no operations).
-    pub fn insert_branch(
-        &mut self,
-        name: &str,
-        parent_id: Option<&str>,
-        data: &str,
-        default: bool,
-    ) -> String {
-        let now = self.now();
-        let id = self.fresh_branch_id();
-        let branch = self.new_branch(
-            id.clone(),
-            name.to_string(),
-            parent_id.map(str::to_string),
-            data.to_string(),
-            now,
-            now,
-        );
-        let mut branch = branch;
-        branch.default = default;
-        branch.primary = default;
-        self.put_branch(branch);
-        id
-    }
-
-    /// Bulk seeding for scale tests: `count` ready child branches of `parent_id` named
-    /// `format!("{prefix}{i}")`. Fast (no operations, no rule checks).
-    pub fn insert_many_branches(&mut self, prefix: &str, count: usize, parent_id: &str) {
-        let now = self.now();
-        let data = self
-            .branches
-            .get(parent_id)
-            .map(|b| b.data.clone())
-            .unwrap_or_default();
-        for i in 0..count {
-            let id = self.fresh_branch_id();
-            // Spread the timestamps so every sort order is exercised.
-            let at = now - SignedDuration::from_secs((count - i) as i64);
-            let b = self.new_branch(
-                id,
-                format!("{prefix}{i}"),
-                Some(parent_id.to_string()),
-                data.clone(),
-                at,
-                at,
-            );
-            self.put_branch(b);
-        }
-    }
-
     pub(super) fn fresh_branch_id(&self) -> String {
         loop {
             let id = random_id("br");
@@ -282,7 +210,7 @@ impl State {
         id: String,
         name: String,
         parent_id: Option<String>,
-        data: String,
+        from: Contents,
         created: Timestamp,
         ready_at: Timestamp,
     ) -> Branch {
@@ -291,7 +219,7 @@ impl State {
             id,
             project_id: self.project.id.clone(),
             parent_id,
-            parent_lsn: if has_parent { Some(random_lsn()) } else { None },
+            parent_lsn: has_parent.then_some(from.lsn),
             parent_timestamp: if has_parent { Some(created) } else { None },
             name,
             current_state: if ready_at <= created {
@@ -318,7 +246,9 @@ impl State {
             restore_status: None,
             restored_from: None,
             restored_as: None,
-            data,
+            data: from.data,
+            schemas: from.schemas,
+            lsn: from.lsn,
             ready_at,
             restore_target: None,
         }
@@ -371,14 +301,13 @@ impl State {
     pub fn data_of(&self, name_or_id: &str) -> Option<String> {
         self.find_branch(name_or_id).map(|b| b.data.clone())
     }
-    /// Sets the data tag of a branch (by id or name): "writes to the database".
+    /// Sets the data tag of a branch (by id or name): "writes to the database", so its LSN
+    /// advances too.
     pub fn set_data(&mut self, name_or_id: &str, data: &str) -> bool {
-        let id = match self.find_branch(name_or_id) {
-            Some(b) => b.id.clone(),
-            None => return false,
+        let Some(id) = self.find_branch(name_or_id).map(|b| b.id.clone()) else {
+            return false;
         };
-        let b = self.branches.get_mut(&id).unwrap();
-        b.data = data.to_string();
+        self.write_branch(&id, |b| b.data = data.to_string());
         true
     }
     /// The branch's annotation as the API returns it (`value` empty when none was given).

@@ -6,6 +6,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::lsn::Lsn;
+use super::schema::Schemas;
 use crate::time::{ts, ts_opt};
 
 /// The project. Serialized with every field the OpenAPI `Project` schema marks required.
@@ -49,7 +51,7 @@ pub struct Branch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_lsn: Option<String>,
+    pub parent_lsn: Option<Lsn>,
     #[serde(skip_serializing_if = "Option::is_none", with = "ts_opt")]
     pub parent_timestamp: Option<Timestamp>,
     pub name: String,
@@ -85,6 +87,12 @@ pub struct Branch {
     /// The emulated contents (not part of the API).
     #[serde(skip)]
     pub data: String,
+    /// The tables of each database (not part of a branch's JSON: see the schema route).
+    #[serde(skip)]
+    pub schemas: Schemas,
+    /// Where the branch's WAL is (no public route shows it).
+    #[serde(skip)]
+    pub lsn: Lsn,
     /// When the branch turns `ready` (not part of the API).
     #[serde(skip)]
     pub ready_at: Timestamp,
@@ -131,11 +139,12 @@ pub struct Endpoint {
     pub ready_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Snapshot {
     pub id: String,
     pub name: String,
-    pub lsn: String,
+    /// The source branch's LSN when the snapshot was taken.
+    pub lsn: Lsn,
     pub timestamp: String,
     pub source_branch_id: String,
     #[serde(with = "ts")]
@@ -146,6 +155,37 @@ pub struct Snapshot {
     /// The contents captured from the source branch (not part of the API).
     #[serde(skip)]
     pub data: String,
+    /// The schemas captured from the source branch (not part of the API).
+    #[serde(skip)]
+    pub schemas: Schemas,
+}
+
+/// What a new branch starts from: its parent's, a snapshot's or a seed's contents.
+#[derive(Debug, Clone, Default)]
+pub struct Contents {
+    pub data: String,
+    pub schemas: Schemas,
+    pub lsn: Lsn,
+}
+
+impl Branch {
+    pub fn contents(&self) -> Contents {
+        Contents {
+            data: self.data.clone(),
+            schemas: self.schemas.clone(),
+            lsn: self.lsn,
+        }
+    }
+}
+
+impl Snapshot {
+    pub fn contents(&self) -> Contents {
+        Contents {
+            data: self.data.clone(),
+            schemas: self.schemas.clone(),
+            lsn: self.lsn,
+        }
+    }
 }
 
 /// A role of the project (every branch has the same roles, with the same password).

@@ -93,7 +93,7 @@ impl State {
             id.clone(),
             name,
             None,
-            snap.data.clone(),
+            snap.contents(),
             now,
             self.ready_time(now),
         );
@@ -252,7 +252,7 @@ impl State {
         let new = self.branches.get_mut(new_id).unwrap();
         new.name = target.name.clone();
         new.parent_id = target.parent_id.clone();
-        new.parent_lsn = target.parent_lsn.clone();
+        new.parent_lsn = target.parent_lsn;
         new.parent_timestamp = target.parent_timestamp;
         new.default = target.default;
         new.primary = target.default;

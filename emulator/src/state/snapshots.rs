@@ -2,7 +2,8 @@
 //! Restoring one is in `restore`.
 
 use super::expiry::parse_rfc3339;
-use super::ids::{random_id, random_lsn};
+use super::ids::random_id;
+use super::lsn::Lsn;
 use super::model::Snapshot;
 use super::operations::Operation;
 use super::{ApiError, ApiResult, State};
@@ -35,6 +36,19 @@ impl State {
                 "lsn and timestamp cannot be used together",
             ));
         }
+        let at_lsn = match lsn.filter(|s| !s.is_empty()) {
+            None => b.lsn,
+            Some(raw) => match raw.parse::<Lsn>() {
+                Ok(l) if l <= b.lsn => l,
+                Ok(_) => {
+                    return Err(ApiError::new(
+                        400,
+                        format!("lsn {raw} is ahead of the branch"),
+                    ));
+                }
+                Err(()) => return Err(ApiError::new(400, format!("invalid lsn {raw:?}"))),
+            },
+        };
         let now = self.now();
         let expires = match expires_at.filter(|s| !s.is_empty()) {
             Some(raw) => {
@@ -57,7 +71,7 @@ impl State {
             ));
         }
         self.ensure_unlocked(&[branch_id])?;
-        let data = b.data.clone();
+        let from = b.contents();
         let snap = Snapshot {
             id: loop {
                 let id = random_id("snap");
@@ -69,13 +83,14 @@ impl State {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("{} {}", b.name, fmt_ts(now))),
-            lsn: lsn.map(str::to_string).unwrap_or_else(random_lsn),
+            lsn: at_lsn,
             timestamp: timestamp.map(str::to_string).unwrap_or_else(|| fmt_ts(now)),
             source_branch_id: branch_id.to_string(),
             created_at: now,
             expires_at: expires,
             manual: true,
-            data,
+            data: from.data,
+            schemas: from.schemas,
         };
         self.snapshots.push(snap.clone());
         let op = self.new_op(

@@ -28,3 +28,12 @@ pub(crate) fn child(s: &mut State, name: &str, parent: &str) -> String {
     .branch
     .id
 }
+
+/// A restore onto `target` that finalizes.
+pub(crate) fn finalize(target: &str) -> RestoreReq {
+    RestoreReq {
+        target_branch_id: Some(target.to_string()),
+        finalize_restore: true,
+        name: None,
+    }
+}

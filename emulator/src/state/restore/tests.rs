@@ -3,14 +3,6 @@ use std::time::Duration;
 use crate::state::test_support::*;
 use crate::state::*;
 
-fn finalize(target: &str) -> RestoreReq {
-    RestoreReq {
-        target_branch_id: Some(target.to_string()),
-        finalize_restore: true,
-        name: None,
-    }
-}
-
 /// A demo project with operations of one second, the variants given, and a dev snapshot.
 fn slow(variants: Variants) -> (State, String, String) {
     let mut s = State::new(

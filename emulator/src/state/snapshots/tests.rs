@@ -11,16 +11,7 @@ fn children_copy_data_and_snapshots_capture_it() {
         .create_snapshot(&dev, Some("candidate"), None, None, None)
         .unwrap();
     s.set_data("dev", "dev-v3");
-    let (restored, _, _) = s
-        .restore_snapshot(
-            &snap.id,
-            RestoreReq {
-                target_branch_id: Some(prod.clone()),
-                finalize_restore: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (restored, _, _) = s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     assert_eq!(s.data_of("production").unwrap(), "dev-v2");
     assert_eq!(restored.restored_from.as_deref(), Some(snap.id.as_str()));
 }

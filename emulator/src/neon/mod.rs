@@ -4,12 +4,16 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+mod input;
+mod schema;
+
 use crate::Shared;
 use crate::request::{Req, Resp, segments};
 use crate::state::{
-    ApiError, ApiResult, Branch, CreateBranchReq, EndpointType, ListBranchesQuery, RestoreReq,
-    State, UpdateBranchReq, list_branches_in, list_operations_in,
+    ApiError, ApiResult, Branch, CreateBranchReq, ListBranchesQuery, RestoreReq, State,
+    UpdateBranchReq, list_branches_in, list_operations_in,
 };
+use input::{bad, endpoint_type, json_body, opt_bool, opt_str};
 
 /// The error body `{code, message, request_id}`.
 pub(crate) fn error_resp(e: &ApiError, req: &Req) -> Resp {
@@ -41,46 +45,6 @@ pub(crate) fn status_message(status: u16) -> &'static str {
         504 => "gateway timeout",
         _ => "error",
     }
-}
-
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::new(400, msg)
-}
-
-/// An optional string field; present-but-not-a-string is a 400 like a schema violation.
-fn opt_str(obj: Option<&Value>, key: &str) -> ApiResult<Option<String>> {
-    match obj.and_then(|o| o.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(bad(format!("{key}: must be a string"))),
-    }
-}
-
-fn opt_bool(obj: Option<&Value>, key: &str) -> ApiResult<Option<bool>> {
-    match obj.and_then(|o| o.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(bad(format!("{key}: must be a boolean"))),
-    }
-}
-
-fn endpoint_type(v: &Value) -> ApiResult<EndpointType> {
-    match v.get("type").and_then(Value::as_str) {
-        Some("read_write") => Ok(EndpointType::ReadWrite),
-        Some("read_only") => Ok(EndpointType::ReadOnly),
-        _ => Err(bad("endpoint type: must be read_write or read_only")),
-    }
-}
-
-/// The body as JSON; a body that is present but not JSON is a 400.
-fn json_body(req: &Req) -> ApiResult<Option<&Value>> {
-    if req.raw_body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    req.body
-        .as_ref()
-        .map(Some)
-        .ok_or_else(|| bad("request body is not valid JSON"))
 }
 
 fn ops_json(ops: &[crate::state::Operation], now: jiff::Timestamp) -> Vec<Value> {
@@ -313,36 +277,8 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 .ok_or_else(|| ApiError::not_found("database"))?;
             Ok(Resp::json(200, &json!({"database": d})))
         }
-        ("GET", ["branches", b, "compare_schema"]) => {
-            let branch = st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
-            let db = req
-                .q("db_name")
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| bad("db_name: is required"))?;
-            if !st.databases.iter().any(|d| d.name == db) {
-                return Err(ApiError::not_found("database"));
-            }
-            let base_id = req
-                .q("base_branch_id")
-                .map(str::to_string)
-                .or_else(|| branch.parent_id.clone());
-            let base = match base_id {
-                Some(id) => st
-                    .branch(&id)
-                    .ok_or_else(|| ApiError::not_found("base branch"))?,
-                None => branch,
-            };
-            // The data tag stands in for the schema: equal tags, empty diff.
-            let diff = if base.data == branch.data {
-                String::new()
-            } else {
-                format!(
-                    "--- {}\n+++ {}\n-{}\n+{}\n",
-                    base.name, branch.name, base.data, branch.data
-                )
-            };
-            Ok(Resp::json(200, &json!({"diff": diff})))
-        }
+        ("GET", ["branches", b, "schema"]) => schema::schema(st, req, b),
+        ("GET", ["branches", b, "compare_schema"]) => schema::compare(st, req, b),
         ("POST", ["branches", b, "snapshot"]) => {
             // Parameters are query parameters (the spec); a JSON body is ignored, as Neon does.
             let (snap, ops) = st.create_snapshot(
