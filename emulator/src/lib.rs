@@ -59,6 +59,11 @@
 //!   `suspend_compute` per compute alongside `delete_timeline` (d); snapshot deletion and
 //!   `PATCH`es start none. A promotion (snapshot, snapshot, restore, delete) is thus 4d.
 //! - Expired branches and snapshots vanish at the first request after their expiry.
+//! - Where the current API (`@neon/sdk` 6.1.2) differs from the 2.7.3 pin, the current shape
+//!   is served (the README's fidelity table): `Snapshot.slug` (unique, immutable, the id when
+//!   none is asked for; [`state::SnapshotSlug`]), `expires_at` on snapshot `PATCH`, no
+//!   `hard_delete` (deletions are final), the restore's `?name=` ignored from its removal date
+//!   (2025-11-29, by the emulated clock).
 //! - LSNs (see `state::Lsn`): one scale for the project, starting at `0/1496B28`; each write
 //!   moves the written branch to the next LSN (`0x20000` further). A snapshot `lsn` query
 //!   parameter must parse and not be ahead of the branch (else 400); the snapshot records it

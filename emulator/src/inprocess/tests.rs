@@ -221,3 +221,22 @@ fn schema_routes_answer_sql_json_and_diffs() {
     .collect();
     assert_eq!(statuses, [400, 404, 400, 400]);
 }
+
+#[test]
+fn the_restore_name_query_parameter_counts_until_its_removal() {
+    for (start, want) in [
+        ("2025-11-28T00:00:00Z", true),
+        ("2025-11-29T00:00:00Z", false),
+    ] {
+        let emu = Emulator::detached(Options {
+            start_time: Some(start.parse().unwrap()),
+            ..options()
+        });
+        let p = format!("/api/v2/projects/{}", emu.project_id());
+        let snap = emu.with_state(|s| s.snapshots[0].id.clone());
+        let path = format!("{p}/snapshots/{snap}/restore?name=from-query");
+        let reply = emu.handle_neon("POST", &path, AUTH, b"");
+        let named = reply.json()["branch"]["name"] == "from-query";
+        assert_eq!(named, want, "{start}: {}", reply.json());
+    }
+}

@@ -10,8 +10,8 @@ mod schema;
 use crate::Shared;
 use crate::request::{Req, Resp, segments};
 use crate::state::{
-    ApiError, ApiResult, Branch, CreateBranchReq, ListBranchesQuery, RestoreReq, State,
-    UpdateBranchReq, list_branches_in, list_operations_in,
+    ApiError, ApiResult, Branch, CreateBranchReq, ListBranchesQuery, RestoreReq, SnapshotReq,
+    State, UpdateBranchReq, list_branches_in, list_operations_in,
 };
 use input::{bad, endpoint_type, json_body, opt_bool, opt_str};
 
@@ -65,6 +65,10 @@ struct BranchList<'a> {
     annotations: Map<String, Value>,
     pagination: Pagination,
 }
+
+/// When the restore's `name` query parameter goes away (`x-sunset` in the 2.7.3 spec;
+/// "Removal scheduled for November 29, 2025" in `@neon/sdk` 6.1.2).
+const RESTORE_NAME_QUERY_SUNSET: jiff::Timestamp = jiff::Timestamp::constant(1_764_374_400, 0);
 
 pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
     if let Err(e) = authorize(shared, req) {
@@ -281,12 +285,16 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
         ("GET", ["branches", b, "compare_schema"]) => schema::compare(st, req, b),
         ("POST", ["branches", b, "snapshot"]) => {
             // Parameters are query parameters (the spec); a JSON body is ignored, as Neon does.
+            let q = |k: &str| req.q(k).map(str::to_string);
             let (snap, ops) = st.create_snapshot(
                 b,
-                req.q("name"),
-                req.q("expires_at"),
-                req.q("lsn"),
-                req.q("timestamp"),
+                SnapshotReq {
+                    name: q("name"),
+                    expires_at: q("expires_at"),
+                    lsn: q("lsn"),
+                    timestamp: q("timestamp"),
+                    slug: q("slug"),
+                },
             )?;
             Ok(Resp::json(
                 200,
@@ -364,7 +372,13 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
         }
         ("POST", ["snapshots", sid, "restore"]) => {
             let body = json_body(req)?;
-            let name = opt_str(body, "name")?.or_else(|| req.q("name").map(str::to_string));
+            // The deprecated `?name=` counts until its announced removal (by the emulated
+            // clock); from then on it is ignored like any unknown parameter.
+            let query_name = req
+                .q("name")
+                .filter(|_| now < RESTORE_NAME_QUERY_SUNSET)
+                .map(str::to_string);
+            let name = opt_str(body, "name")?.or(query_name);
             let (branch, endpoints, ops) = st.restore_snapshot(
                 sid,
                 RestoreReq {

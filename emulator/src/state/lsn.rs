@@ -69,7 +69,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::RestoreReq;
+    use crate::state::{RestoreReq, SnapshotReq};
     use crate::state::test_support::*;
 
     #[test]
@@ -90,7 +90,7 @@ mod tests {
             Some(start),
             "dev was restored from prod's snapshot"
         );
-        let (snap, _) = s.create_snapshot(&prod, None, None, None, None).unwrap();
+        let (snap, _) = s.create_snapshot(&prod, SnapshotReq::default()).unwrap();
         assert_eq!(snap.lsn, start);
         let written = s.write(&dev).unwrap();
         assert!(written > start);

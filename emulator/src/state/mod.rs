@@ -53,7 +53,8 @@ pub use restore::{PendingSwap, RestoreReq};
 pub use schema::{
     Column, Constraint, ReferencedTable, Schemas, Table, demo_tables, sql, unified_diff,
 };
-pub use variants::{FailedRestore, LockScope, RestoreRename, Variants};
+pub use snapshots::SnapshotReq;
+pub use variants::{FailedRestore, LockScope, RestoreRename, SnapshotSlug, Variants};
 
 /// Tunables that shape the state machine.
 #[derive(Debug, Clone)]

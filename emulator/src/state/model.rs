@@ -143,6 +143,9 @@ pub struct Endpoint {
 pub struct Snapshot {
     pub id: String,
     pub name: String,
+    /// Unique in the project and immutable (`@neon/sdk` 6.1.2; the 2.7.3 spec has no slug):
+    /// the one asked for on create, else the snapshot's id.
+    pub slug: String,
     /// The source branch's LSN when the snapshot was taken.
     pub lsn: Lsn,
     pub timestamp: String,

@@ -6,20 +6,53 @@ use super::ids::random_id;
 use super::lsn::Lsn;
 use super::model::Snapshot;
 use super::operations::Operation;
+use super::variants::SnapshotSlug;
 use super::{ApiError, ApiResult, State};
 use crate::time::fmt_ts;
 
+/// Query of `POST /projects/{p}/branches/{b}/snapshot` (the spec puts every parameter in the
+/// query string).
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotReq {
+    pub name: Option<String>,
+    pub expires_at: Option<String>,
+    pub lsn: Option<String>,
+    pub timestamp: Option<String>,
+    /// `@neon/sdk` 6.1.2 (not in the 2.7.3 spec): see [`SnapshotSlug`].
+    pub slug: Option<String>,
+}
+
+impl SnapshotReq {
+    pub fn named(name: &str) -> SnapshotReq {
+        SnapshotReq {
+            name: Some(name.to_string()),
+            ..SnapshotReq::default()
+        }
+    }
+}
+
+/// A slug as the SDK documents it: a lowercase letter first, then lowercase letters, digits
+/// and hyphens, ending with a letter or digit (at most 63 characters, like a DNS label).
+fn valid_slug(slug: &str) -> bool {
+    let b = slug.as_bytes();
+    (1..=63).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && !slug.ends_with('-')
+}
+
 impl State {
-    /// `POST /projects/{p}/branches/{b}/snapshot` (parameters come from the query string).
+    /// `POST /projects/{p}/branches/{b}/snapshot`. An explicit `lsn` must parse and not be
+    /// ahead of the branch; the snapshot records it but captures the branch's current data and
+    /// schema (the emulator keeps no history).
     pub fn create_snapshot(
         &mut self,
         branch_id: &str,
-        name: Option<&str>,
-        expires_at: Option<&str>,
-        lsn: Option<&str>,
-        timestamp: Option<&str>,
+        req: SnapshotReq,
     ) -> ApiResult<(Snapshot, Vec<Operation>)> {
         self.refresh();
+        let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let b = self
             .branches
             .get(branch_id)
@@ -30,13 +63,13 @@ impl State {
                 "snapshots can only be created from root branches",
             ));
         }
-        if lsn.is_some() && timestamp.is_some() {
+        if req.lsn.is_some() && req.timestamp.is_some() {
             return Err(ApiError::new(
                 400,
                 "lsn and timestamp cannot be used together",
             ));
         }
-        let at_lsn = match lsn.filter(|s| !s.is_empty()) {
+        let at_lsn = match given(&req.lsn) {
             None => b.lsn,
             Some(raw) => match raw.parse::<Lsn>() {
                 Ok(l) if l <= b.lsn => l,
@@ -49,16 +82,28 @@ impl State {
                 Err(()) => return Err(ApiError::new(400, format!("invalid lsn {raw:?}"))),
             },
         };
-        let now = self.now();
-        let expires = match expires_at.filter(|s| !s.is_empty()) {
-            Some(raw) => {
-                let t = parse_rfc3339("expires_at", raw)?;
-                if t <= now {
-                    return Err(ApiError::new(400, "expires_at must be in the future"));
+        let expires = given(&req.expires_at)
+            .map(|raw| self.future("expires_at", &raw))
+            .transpose()?;
+        let slug = match (self.limits.variants.snapshot_slug, given(&req.slug)) {
+            (SnapshotSlug::Honoured, Some(slug)) => {
+                if !valid_slug(&slug) {
+                    return Err(ApiError::new(
+                        400,
+                        format!(
+                            "slug: {slug:?} must start with a lowercase letter, contain only lowercase letters, numbers and hyphens, and end with a letter or number"
+                        ),
+                    ));
                 }
-                Some(t)
+                if self.snapshots.iter().any(|s| s.slug == slug) {
+                    return Err(ApiError::new(
+                        409,
+                        format!("snapshot already exists; slug:{slug:?}"),
+                    ));
+                }
+                Some(slug)
             }
-            None => None,
+            _ => None,
         };
         if self.snapshots.len() >= self.limits.snapshot_quota {
             return Err(ApiError::new(
@@ -71,20 +116,20 @@ impl State {
             ));
         }
         self.ensure_unlocked(&[branch_id])?;
+        let now = self.now();
         let from = b.contents();
+        let id = loop {
+            let id = random_id("snap");
+            if self.snapshot(&id).is_none() && !self.snapshots.iter().any(|s| s.slug == id) {
+                break id;
+            }
+        };
         let snap = Snapshot {
-            id: loop {
-                let id = random_id("snap");
-                if self.snapshot(&id).is_none() {
-                    break id;
-                }
-            },
-            name: name
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{} {}", b.name, fmt_ts(now))),
+            slug: slug.unwrap_or_else(|| id.clone()),
+            id,
+            name: given(&req.name).unwrap_or_else(|| format!("{} {}", b.name, fmt_ts(now))),
             lsn: at_lsn,
-            timestamp: timestamp.map(str::to_string).unwrap_or_else(|| fmt_ts(now)),
+            timestamp: req.timestamp.unwrap_or_else(|| fmt_ts(now)),
             source_branch_id: branch_id.to_string(),
             created_at: now,
             expires_at: expires,
@@ -103,9 +148,17 @@ impl State {
         Ok((snap, vec![op]))
     }
 
-    /// `PATCH /projects/{p}/snapshots/{s}` (name only, as the spec allows).
-    /// The pinned spec only lists `name`; neonctl 5 also sends `expires_at` (null clears it),
-    /// so the emulator accepts both.
+    /// A snapshot expiry: RFC 3339 and in the future (no upper bound is documented).
+    fn future(&self, field: &str, raw: &str) -> ApiResult<jiff::Timestamp> {
+        let t = parse_rfc3339(field, raw)?;
+        if t <= self.now() {
+            return Err(ApiError::new(400, format!("{field} must be in the future")));
+        }
+        Ok(t)
+    }
+
+    /// `PATCH /projects/{p}/snapshots/{s}`: `name` (both specs) and `expires_at` (`@neon/sdk`
+    /// 6.1.2 and neonctl 5; `null` clears it). The slug cannot change.
     pub fn update_snapshot(
         &mut self,
         id: &str,
@@ -113,15 +166,8 @@ impl State {
         expires_at: Option<Option<&str>>,
     ) -> ApiResult<Snapshot> {
         self.refresh();
-        let now = self.now();
         let expiry = match expires_at {
-            Some(Some(raw)) => {
-                let t = parse_rfc3339("expires_at", raw)?;
-                if t <= now {
-                    return Err(ApiError::new(400, "expires_at must be in the future"));
-                }
-                Some(Some(t))
-            }
+            Some(Some(raw)) => Some(Some(self.future("expires_at", raw)?)),
             Some(None) => Some(None),
             None => None,
         };

@@ -45,6 +45,20 @@ pub enum LockScope {
     PerBranch,
 }
 
+/// What a snapshot creation does with `slug` (a query parameter of `@neon/sdk` 6.1.2, absent
+/// from the 2.7.3 spec). Either way every snapshot has a `slug` (its id when none was taken).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotSlug {
+    /// The current API: the slug must be valid (400) and unique in the project: a second
+    /// creation with a taken slug is refused with 409 (the SDK: "Must be unique within the
+    /// project"), not answered with the existing snapshot.
+    #[default]
+    Honoured,
+    /// An API that does not know `slug`: it is ignored, so repeating a creation makes a
+    /// second snapshot.
+    Ignored,
+}
+
 /// The switches, together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Variants {
@@ -55,4 +69,5 @@ pub struct Variants {
     /// read: the first read of each list after a successful mutation answers as the state was
     /// before that mutation; later reads, and GETs of one object, are current. Off by default.
     pub list_lag: bool,
+    pub snapshot_slug: SnapshotSlug,
 }

@@ -19,7 +19,7 @@ fn running_operations_lock_the_project() {
     assert_eq!(created.operations[0].status(s.now()), "scheduling");
     assert_eq!(s.branch(&created.branch.id).unwrap().current_state, "init");
     let err = s
-        .create_snapshot(&prod, None, None, None, None)
+        .create_snapshot(&prod, SnapshotReq::default())
         .unwrap_err();
     assert_eq!(
         (err.status, err.message.as_str()),
@@ -41,7 +41,7 @@ fn running_operations_lock_the_project() {
     assert_eq!(s.branch(&created.branch.id).unwrap().current_state, "ready");
     assert_eq!(s.endpoints_of(&created.branch.id)[0].current_state, "init");
     assert_eq!(
-        s.create_snapshot(&prod, None, None, None, None)
+        s.create_snapshot(&prod, SnapshotReq::default())
             .unwrap_err()
             .status,
         423
@@ -52,7 +52,7 @@ fn running_operations_lock_the_project() {
         s.endpoints_of(&created.branch.id)[0].current_state,
         "active"
     );
-    s.create_snapshot(&prod, None, None, None, None).unwrap();
+    s.create_snapshot(&prod, SnapshotReq::default()).unwrap();
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn operations_paginate_newest_first() {
     let mut s = State::new("p", limits(0, 100));
     let (prod, _) = s.seed_demo();
     for _ in 0..25 {
-        s.create_snapshot(&prod, None, None, None, None).unwrap();
+        s.create_snapshot(&prod, SnapshotReq::default()).unwrap();
     }
     let mut all = Vec::new();
     let mut cursor = None;
@@ -99,7 +99,7 @@ fn per_branch_locks_only_block_the_busy_branch() {
         .branch
         .id;
     // The creation's operation runs on `busy`: other branches are free.
-    s.create_snapshot(&prod, None, None, None, None).unwrap();
+    s.create_snapshot(&prod, SnapshotReq::default()).unwrap();
     assert_eq!(s.delete_branch(&busy).unwrap_err().status, 423);
     assert_eq!(
         s.create_endpoint(&busy, EndpointType::ReadWrite)
@@ -109,12 +109,12 @@ fn per_branch_locks_only_block_the_busy_branch() {
     );
     // The snapshot of prod now runs on prod: a snapshot of prod waits, one of dev does not.
     assert_eq!(
-        s.create_snapshot(&prod, None, None, None, None)
+        s.create_snapshot(&prod, SnapshotReq::default())
             .unwrap_err()
             .status,
         423
     );
-    s.create_snapshot(&dev, None, None, None, None).unwrap();
+    s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
     s.advance(Duration::from_secs(2));
     s.delete_branch(&busy).unwrap().unwrap();
 }
@@ -129,7 +129,7 @@ fn a_cancelled_operation_is_cancelling_before_it_ends() {
         error: "cancelled by the user".into(),
         times: 1,
     });
-    let (_, ops) = s.create_snapshot(&prod, None, None, None, None).unwrap();
+    let (_, ops) = s.create_snapshot(&prod, SnapshotReq::default()).unwrap();
     let at = |ms: u64| {
         let now = s.now() + jiff::SignedDuration::from_millis(ms as i64);
         ops[0].status(now).to_string()

@@ -13,7 +13,7 @@ fn slow(variants: Variants) -> (State, String, String) {
         },
     );
     let (prod, dev) = s.seed_demo();
-    let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
+    let (snap, _) = s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
     s.advance(Duration::from_secs(2));
     (s, prod, snap.id)
 }
@@ -117,7 +117,7 @@ fn finalize_restore_swaps_identity() {
     .unwrap();
     let prod_child = child(&mut s, "analytics", &prod);
     let prod_ep = s.endpoints_of(&prod)[0].id.clone();
-    let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
+    let (snap, _) = s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
     let (new, eps, ops) = s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     assert_ne!(new.id, prod);
     assert_eq!(new.name, "production");
@@ -149,7 +149,7 @@ fn finalize_restore_swaps_identity() {
     s.delete_branch(&prod_child).unwrap().unwrap();
     s.delete_branch(&prod).unwrap().unwrap();
     // A second promotion names the next old branch the same way.
-    let (snap2, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
+    let (snap2, _) = s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
     let (newer, _, _) = s.restore_snapshot(&snap2.id, finalize(&new.id)).unwrap();
     assert_eq!(s.branch(&new.id).unwrap().name, "production (old)");
     assert_eq!(newer.name, "production");
@@ -173,7 +173,7 @@ fn protection_can_stay_behind() {
         },
     )
     .unwrap();
-    let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
+    let (snap, _) = s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
     let (new, _, _) = s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     assert!(!new.protected);
     assert!(s.branch(&prod).unwrap().protected);
@@ -184,7 +184,7 @@ fn protection_can_stay_behind() {
 fn restore_without_finalize_makes_a_new_root_without_computes() {
     let (mut s, prod, _dev) = demo();
     s.set_data("production", "prod-v7");
-    let (snap, _) = s.create_snapshot(&prod, None, None, None, None).unwrap();
+    let (snap, _) = s.create_snapshot(&prod, SnapshotReq::default()).unwrap();
     let (b, eps, _) = s
         .restore_snapshot(
             &snap.id,
@@ -226,7 +226,7 @@ fn restores_need_room_for_a_root_branch() {
         },
     );
     let (prod, dev) = s.seed_demo();
-    let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
+    let (snap, _) = s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
     // prod, dev → prod, dev, production (old): the third root fits.
     s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     let new_prod = s.branch_by_name("production").unwrap().id.clone();
@@ -248,7 +248,7 @@ fn failed_operations_and_failed_restores_leave_the_target_alone() {
         error: "boom".into(),
         times: 1,
     });
-    let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
+    let (snap, _) = s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
     let (b, _, ops) = s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     let now = s.now();
     assert_eq!(ops[0].status(now), "failed");

@@ -34,7 +34,7 @@ fn schemas_are_inherited_captured_and_restored() {
     );
     let preview = child(&mut s, "preview", &dev);
     assert_eq!(s.schema_of(&preview, "neondb").unwrap(), changed);
-    let (snap, _) = s.create_snapshot(&dev, None, None, None, None).unwrap();
+    let (snap, _) = s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
     s.set_schema("dev", "neondb", Vec::new());
     assert_eq!(snap.schemas["neondb"], changed, "captured at the snapshot");
     let (restored, _, _) = s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
