@@ -59,6 +59,11 @@
 //!   `suspend_compute` per compute alongside `delete_timeline` (d); snapshot deletion and
 //!   `PATCH`es start none. A promotion (snapshot, snapshot, restore, delete) is thus 4d.
 //! - Expired branches and snapshots vanish at the first request after their expiry.
+//! - `init_source: schema-only` makes a root branch (no `parent_id`, as the 2.7.3 spec says)
+//!   with the source's schema, no data, at the project's head LSN; `parent-schema` a child
+//!   with the schema only. `suspend_timeout_seconds` must be -1, 0 or 60..=604800.
+//! - Anonymized branches, Neon Auth and the Data API: see `state::anonymize` and
+//!   `neon::integrations` (features off by default: 404, as for a branch without them).
 //! - Where the current API (`@neon/sdk` 6.1.2) differs from the 2.7.3 pin, the current shape
 //!   is served (the README's fidelity table): `Snapshot.slug` (unique, immutable, the id when
 //!   none is asked for; [`state::SnapshotSlug`]), `expires_at` on snapshot `PATCH`, no

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::state::{Limits, State, Variants};
+use crate::state::{Features, Limits, State, Variants};
 
 /// What the project starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +43,8 @@ pub struct Options {
     /// Where Neon's behaviour is unknown, which reading to emulate (defaults: the emulator's
     /// earlier behaviour). Also settable at run time: `with_state(|s| s.limits.variants…)`.
     pub variants: Variants,
+    /// Neon Auth and the Data API (off: their routes answer 404, as for a branch without them).
+    pub features: Features,
     /// `None`: the emulated clock is the wall clock (plus what tests advance). `Some(t)`: it
     /// reads exactly `t` plus what [`crate::State::advance`] and [`crate::State::set_now`]
     /// added, never the wall clock, so a run is reproducible.
@@ -66,6 +68,7 @@ impl Default for Options {
             port: 0,
             start_time: None,
             variants: Variants::default(),
+            features: Features::default(),
             rate_limit: false,
         }
     }
@@ -80,6 +83,7 @@ impl Options {
             restore_moves_protection: self.restore_moves_protection,
             root_branch_quota: self.root_branch_quota,
             variants: self.variants,
+            features: self.features,
         }
     }
 }

@@ -240,3 +240,67 @@ fn the_restore_name_query_parameter_counts_until_its_removal() {
         assert_eq!(named, want, "{start}: {}", reply.json());
     }
 }
+
+/// What create-branch-action 6.4 sends and reads: an anonymized branch with a compute that
+/// suspends, then the Neon Auth and Data API routes (404 until the features are on).
+#[test]
+fn create_branch_action_routes() {
+    let emu = Emulator::detached(options());
+    let p = format!("/api/v2/projects/{}", emu.project_id());
+    let body = json!({
+        "branch_create": {
+            "branch": {"name": "preview/pr-3", "init_source": "schema-only"},
+            "endpoints": [{"type": "read_write", "suspend_timeout_seconds": 300}]
+        },
+        "masking_rules": [{"database_name": "neondb", "schema_name": "public",
+                           "table_name": "users", "column_name": "email",
+                           "masking_function": "anon.fake_email()"}],
+        "start_anonymization": true,
+        "annotation_value": {"github-repo": "o/r"}
+    })
+    .to_string();
+    let created = emu.handle_neon(
+        "POST",
+        &format!("{p}/branch_anonymized"),
+        AUTH,
+        body.as_bytes(),
+    );
+    assert_eq!(created.status, 201, "{}", created.json());
+    let b = created.json()["branch"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created.json()["endpoints"][0]["suspend_timeout_seconds"],
+        300
+    );
+    assert_eq!(created.json()["branch"]["init_source"], "schema-only");
+    let get = |path: String| emu.handle_neon("GET", &path, AUTH, b"");
+    let rules = get(format!("{p}/branches/{b}/masking_rules"));
+    assert_eq!(rules.json()["masking_rules"][0]["column_name"], "email");
+    let status = get(format!("{p}/branches/{b}/anonymized_status"));
+    assert_eq!(status.json()["state"], "anonymizing");
+    emu.with_state(|s| s.advance(Duration::from_secs(60)));
+    assert_eq!(
+        get(format!("{p}/branches/{b}/anonymized_status")).json()["state"],
+        "anonymized"
+    );
+    let auth = format!("{p}/branches/{b}/auth");
+    let data_api = format!("{p}/branches/{b}/data-api/neondb");
+    assert_eq!(
+        (get(auth.clone()).status, get(data_api.clone()).status),
+        (404, 404)
+    );
+    emu.with_state(|s| {
+        s.limits.features.neon_auth = true;
+        s.limits.features.data_api = true;
+    });
+    let auth = get(auth).json();
+    assert!(
+        auth["base_url"].as_str().unwrap().ends_with("/neondb/auth"),
+        "{auth}"
+    );
+    let url = get(data_api).json()["url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with("https://ep-") && url.ends_with("/neondb/rest/v1"),
+        "{url}"
+    );
+    assert_eq!(get(format!("{p}/branches/{b}/data-api/nope")).status, 404);
+}

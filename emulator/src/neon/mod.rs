@@ -4,16 +4,18 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+mod anonymize;
 mod input;
+mod integrations;
 mod schema;
 
 use crate::Shared;
 use crate::request::{Req, Resp, segments};
 use crate::state::{
-    ApiError, ApiResult, Branch, CreateBranchReq, ListBranchesQuery, RestoreReq, SnapshotReq,
-    State, UpdateBranchReq, list_branches_in, list_operations_in,
+    ApiError, ApiResult, Branch, CreatedBranch, ListBranchesQuery, RestoreReq, SnapshotReq, State,
+    UpdateBranchReq, list_branches_in, list_operations_in,
 };
-use input::{bad, endpoint_type, json_body, opt_bool, opt_str};
+use input::{bad, create_branch_req, json_body, new_endpoint, opt_bool, opt_str};
 
 /// The error body `{code, message, request_id}`.
 pub(crate) fn error_resp(e: &ApiError, req: &Req) -> Resp {
@@ -45,6 +47,22 @@ pub(crate) fn status_message(status: u16) -> &'static str {
         504 => "gateway timeout",
         _ => "error",
     }
+}
+
+/// The 201 answer of a branch creation (plain or anonymized).
+fn created_resp(st: &State, created: CreatedBranch, now: jiff::Timestamp) -> Resp {
+    let id = created.branch.id.clone();
+    Resp::json(
+        201,
+        &json!({
+            "branch": created.branch,
+            "endpoints": created.endpoints,
+            "operations": ops_json(&created.operations, now),
+            "roles": st.roles_json(&id, now),
+            "databases": st.databases_json(&id, now),
+            "connection_uris": st.connection_details(&id),
+        }),
+    )
 }
 
 fn ops_json(ops: &[crate::state::Operation], now: jiff::Timestamp) -> Vec<Value> {
@@ -157,45 +175,18 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
         }
         ("POST", ["branches"]) => {
             let body = json_body(req)?;
-            let branch = body.and_then(|b| b.get("branch"));
-            let endpoints = match body.and_then(|b| b.get("endpoints")) {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(a)) => {
-                    a.iter().map(endpoint_type).collect::<ApiResult<Vec<_>>>()?
-                }
-                Some(_) => return Err(bad("endpoints: must be an array")),
-            };
-            let created = st.create_branch(CreateBranchReq {
-                name: opt_str(branch, "name")?,
-                parent_id: opt_str(branch, "parent_id")?,
-                expires_at: opt_str(branch, "expires_at")?,
-                protected: opt_bool(branch, "protected")?,
-                endpoints,
-                annotation_value: match body.and_then(|b| b.get("annotation_value")) {
-                    None | Some(Value::Null) => None,
-                    Some(Value::Object(m)) if m.values().all(Value::is_string) && m.len() <= 50 => {
-                        Some(m.clone())
-                    }
-                    Some(_) => {
-                        return Err(bad(
-                            "annotation_value: must be an object of at most 50 string properties",
-                        ));
-                    }
-                },
-            })?;
-            let id = created.branch.id.clone();
-            Ok(Resp::json(
-                201,
-                &json!({
-                    "branch": created.branch,
-                    "endpoints": created.endpoints,
-                    "operations": ops_json(&created.operations, now),
-                    "roles": st.roles_json(&id, now),
-                    "databases": st.databases_json(&id, now),
-                    "connection_uris": st.connection_details(&id),
-                }),
-            ))
+            let created = st.create_branch(create_branch_req(body, body)?)?;
+            Ok(created_resp(st, created, now))
         }
+        ("POST", ["branch_anonymized"]) => anonymize::create(st, req, now),
+        ("GET", ["branches", b, "masking_rules"]) => anonymize::rules(st, b),
+        ("PATCH", ["branches", b, "masking_rules"]) => anonymize::set_rules(st, req, b),
+        ("GET", ["branches", b, "anonymized_status"]) => {
+            Ok(Resp::json(200, &st.anonymized_status(b)?))
+        }
+        ("POST", ["branches", b, "anonymize"]) => Ok(Resp::json(200, &st.start_anonymization(b)?)),
+        ("GET", ["branches", b, "auth"]) => integrations::neon_auth(st, b),
+        ("GET", ["branches", b, "data-api", db]) => integrations::data_api(st, b, db),
         ("GET", ["branches", b]) => {
             let branch = st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
             Ok(Resp::json(
@@ -316,7 +307,7 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 .ok_or_else(|| bad("endpoint: is required"))?;
             let branch_id = opt_str(Some(ep), "branch_id")?
                 .ok_or_else(|| bad("endpoint.branch_id: is required"))?;
-            let (endpoint, ops) = st.create_endpoint(&branch_id, endpoint_type(ep)?)?;
+            let (endpoint, ops) = st.create_endpoint(&branch_id, new_endpoint(ep)?)?;
             Ok(Resp::json(
                 201,
                 &json!({"endpoint": endpoint, "operations": ops_json(&ops, now)}),
@@ -413,6 +404,7 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
         (
             _,
             ["branches", ..]
+            | ["branch_anonymized"]
             | ["snapshots", ..]
             | ["operations", ..]
             | ["endpoints", ..]

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::endpoints::NewEndpoint;
 use super::model::{Branch, Endpoint, EndpointType};
 use super::operations::Operation;
 use super::{ApiError, ApiResult, State};
@@ -15,7 +16,11 @@ pub struct CreateBranchReq {
     pub parent_id: Option<String>,
     pub expires_at: Option<String>,
     pub protected: Option<bool>,
-    pub endpoints: Vec<EndpointType>,
+    pub endpoints: Vec<NewEndpoint>,
+    /// `parent-data` (default: schema and data), `parent-schema` (a child with the parent's
+    /// schema and no data) or `schema-only` (a root branch with `parent_id`'s schema and no
+    /// data: no parent relation, as the 2.7.3 spec says).
+    pub init_source: Option<String>,
     /// `annotation_value`: string properties kept with the branch.
     pub annotation_value: Option<Map<String, Value>>,
 }
@@ -68,8 +73,28 @@ impl State {
         let rw = req
             .endpoints
             .iter()
-            .filter(|k| **k == EndpointType::ReadWrite)
+            .filter(|e| e.kind == EndpointType::ReadWrite)
             .count();
+        for e in &req.endpoints {
+            e.validate()?;
+        }
+        let init_source = req.init_source.as_deref().unwrap_or("parent-data");
+        let (keeps_data, is_root) = match init_source {
+            "parent-data" => (true, false),
+            "parent-schema" => (false, false),
+            "schema-only" => (false, true),
+            other => {
+                return Err(ApiError::new(
+                    400,
+                    format!(
+                        "init_source: {other:?} must be parent-data, parent-schema or schema-only"
+                    ),
+                ));
+            }
+        };
+        if is_root {
+            self.ensure_room_for_a_root("create a schema-only branch")?;
+        }
         if rw > 1 {
             return Err(ApiError::new(
                 400,
@@ -101,11 +126,18 @@ impl State {
         let now = self.now();
         let id = self.fresh_branch_id();
         let name = req.name.clone().unwrap_or_else(|| id.clone());
-        let from = parent.contents();
+        let mut from = parent.contents();
+        if !keeps_data {
+            from.data.clear();
+        }
+        if is_root {
+            // A new timeline: it starts at the project's head, not at the source's LSN.
+            from.lsn = self.lsn_head;
+        }
         let mut branch = self.new_branch(
             id.clone(),
             name,
-            Some(parent_id),
+            (!is_root).then_some(parent_id),
             from,
             now,
             self.ready_time(now),
@@ -114,6 +146,7 @@ impl State {
             branch.current_state = "ready".into();
         }
         branch.protected = req.protected.unwrap_or(false);
+        branch.init_source = init_source.to_string();
         if let Some(t) = expires_at {
             branch.expires_at = Some(t);
             branch.ttl_interval_seconds = Some(t.duration_since(now).as_secs());
@@ -136,9 +169,9 @@ impl State {
         let mut endpoints = Vec::new();
         // Computes start once the timeline exists: their operations queue behind it (one
         // branch with a compute takes two operation lengths, as on Neon).
-        for kind in &req.endpoints {
+        for new in &req.endpoints {
             let d = self.limits.op_duration;
-            let ep = self.insert_endpoint(&id, *kind, d * 2);
+            let ep = self.insert_endpoint(&id, *new, d * 2);
             operations.push(self.new_op_queued(
                 "create_branch",
                 "start_compute",
@@ -277,9 +310,7 @@ impl State {
             ops.push(self.new_op("delete_branch", "suspend_compute", Some(id), Some(ep), now));
         }
         ops.push(self.new_op("delete_branch", "delete_timeline", Some(id), None, now));
-        self.endpoints.retain(|e| e.branch_id != id);
-        self.annotations.remove(id);
-        let mut b = self.branches.remove(id).unwrap();
+        let mut b = self.forget_branch(id).expect("checked above");
         b.updated_at = now;
         Ok(Some((b, ops)))
     }

@@ -10,6 +10,37 @@ use super::model::{Endpoint, EndpointType};
 use super::operations::Operation;
 use super::{ApiError, ApiResult, State};
 
+/// A compute to create: its type and `suspend_timeout_seconds` (`0`: Neon's default of 300,
+/// `-1`: never suspend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewEndpoint {
+    pub kind: EndpointType,
+    pub suspend_timeout_seconds: i64,
+}
+
+impl From<EndpointType> for NewEndpoint {
+    fn from(kind: EndpointType) -> NewEndpoint {
+        NewEndpoint {
+            kind,
+            suspend_timeout_seconds: 0,
+        }
+    }
+}
+
+impl NewEndpoint {
+    /// The spec's `SuspendTimeoutSeconds`: `-1`, `0`, or 60 s to a week (its description says
+    /// the minimum is 60 even though its schema allows 1 to 59: the stricter reading).
+    pub fn validate(&self) -> ApiResult<()> {
+        match self.suspend_timeout_seconds {
+            -1 | 0 | 60..=604_800 => Ok(()),
+            n => Err(ApiError::new(
+                400,
+                format!("suspend_timeout_seconds: {n} must be -1, 0 or from 60 to 604800"),
+            )),
+        }
+    }
+}
+
 impl Endpoint {
     /// The pooler host: `-pooler` right after the endpoint id.
     pub fn pooler_host(&self) -> String {
@@ -24,7 +55,7 @@ impl State {
     pub(super) fn insert_endpoint(
         &mut self,
         branch_id: &str,
-        kind: EndpointType,
+        new: NewEndpoint,
         ready_in: Duration,
     ) -> Endpoint {
         let now = self.now();
@@ -43,7 +74,7 @@ impl State {
             autoscaling_limit_min_cu: 0.25,
             autoscaling_limit_max_cu: 2.0,
             region_id: self.project.region_id.clone(),
-            kind,
+            kind: new.kind,
             current_state: if ready_at <= now {
                 "active".into()
             } else {
@@ -58,7 +89,7 @@ impl State {
             created_at: now,
             updated_at: now,
             proxy_host: self.project.proxy_host.clone(),
-            suspend_timeout_seconds: 0,
+            suspend_timeout_seconds: new.suspend_timeout_seconds,
             provisioner: "k8s-neonvm".into(),
             ready_at,
         };
@@ -70,13 +101,14 @@ impl State {
     pub fn create_endpoint(
         &mut self,
         branch_id: &str,
-        kind: EndpointType,
+        new: NewEndpoint,
     ) -> ApiResult<(Endpoint, Vec<Operation>)> {
         self.refresh();
         if !self.branches.contains_key(branch_id) {
             return Err(ApiError::not_found("branch"));
         }
-        if kind == EndpointType::ReadWrite
+        new.validate()?;
+        if new.kind == EndpointType::ReadWrite
             && self
                 .endpoints
                 .iter()
@@ -89,7 +121,7 @@ impl State {
         }
         self.ensure_unlocked(&[branch_id])?;
         let now = self.now();
-        let ep = self.insert_endpoint(branch_id, kind, self.limits.op_duration);
+        let ep = self.insert_endpoint(branch_id, new, self.limits.op_duration);
         let op = self.new_op(
             "create_endpoint",
             "start_compute",

@@ -69,8 +69,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{RestoreReq, SnapshotReq};
     use crate::state::test_support::*;
+    use crate::state::{RestoreReq, SnapshotReq};
 
     #[test]
     fn text_form_round_trips() {

@@ -7,6 +7,7 @@
 //! each concept has its own file. Time is read through [`State::now`], which tests can move
 //! forward with [`State::advance`]; operation progress and expiry are evaluated lazily from it.
 
+mod anonymize;
 mod branches;
 mod connection;
 mod endpoints;
@@ -37,7 +38,9 @@ use crate::github::GitHubState;
 use ids::random_password;
 use lsn::FIRST_LSN;
 
+pub use anonymize::{Anonymization, Anonymizations, MaskingRule};
 pub use branches::{CreateBranchReq, CreatedBranch, UpdateBranchReq};
+pub use endpoints::NewEndpoint;
 pub use error::{ApiError, ApiResult};
 pub use expiry::MAX_EXPIRY;
 pub use ids::{random_id, uuid};
@@ -54,7 +57,7 @@ pub use schema::{
     Column, Constraint, ReferencedTable, Schemas, Table, demo_tables, sql, unified_diff,
 };
 pub use snapshots::SnapshotReq;
-pub use variants::{FailedRestore, LockScope, RestoreRename, SnapshotSlug, Variants};
+pub use variants::{FailedRestore, Features, LockScope, RestoreRename, SnapshotSlug, Variants};
 
 /// Tunables that shape the state machine.
 #[derive(Debug, Clone)]
@@ -67,6 +70,8 @@ pub struct Limits {
     pub root_branch_quota: usize,
     /// See [`Variants`].
     pub variants: Variants,
+    /// See [`Features`].
+    pub features: Features,
 }
 
 impl Default for Limits {
@@ -77,6 +82,7 @@ impl Default for Limits {
             restore_moves_protection: true,
             root_branch_quota: 25,
             variants: Variants::default(),
+            features: Features::default(),
         }
     }
 }
@@ -106,6 +112,8 @@ pub struct State {
     lsn_head: Lsn,
     /// Finalized restores waiting for their operations ([`RestoreRename::WhenFinished`]).
     pub pending_swaps: Vec<PendingSwap>,
+    /// Anonymized branches, by id.
+    pub anonymized: Anonymizations,
     /// [`Variants::list_lag`]: what the next list reads answer.
     stale: StaleLists,
 }
@@ -167,6 +175,7 @@ impl State {
             clock,
             lsn_head: FIRST_LSN,
             pending_swaps: Vec::new(),
+            anonymized: Anonymizations::new(),
             stale: StaleLists::default(),
         }
     }
@@ -253,6 +262,14 @@ impl State {
             ready_at,
             restore_target: None,
         }
+    }
+
+    /// Removes a branch and what hangs off it (computes, annotation, anonymization).
+    pub(super) fn forget_branch(&mut self, id: &str) -> Option<Branch> {
+        self.endpoints.retain(|e| e.branch_id != id);
+        self.annotations.remove(id);
+        self.anonymized.remove(id);
+        self.branches.remove(id)
     }
 
     pub(super) fn put_branch(&mut self, b: Branch) {
@@ -345,13 +362,12 @@ impl State {
             .map(|b| b.id.clone())
             .collect();
         for id in expired {
-            self.branches.remove(&id);
-            self.annotations.remove(&id);
-            self.endpoints.retain(|e| e.branch_id != id);
+            self.forget_branch(&id);
         }
         self.snapshots
             .retain(|s| s.expires_at.is_none_or(|t| t > now));
         self.settle_swaps(now);
+        self.settle_anonymizations(now);
         for b in self.branches.values_mut() {
             if b.current_state == "init" && b.ready_at <= now {
                 b.current_state = "ready".into();

@@ -67,20 +67,7 @@ impl State {
                 ),
             ));
         }
-        let roots = self
-            .branches
-            .values()
-            .filter(|b| b.parent_id.is_none())
-            .count();
-        if roots >= self.limits.root_branch_quota {
-            return Err(ApiError::new(
-                422,
-                format!(
-                    "root branches limit reached: the project already has {roots} root branches (limit {}); delete one to restore a snapshot",
-                    self.limits.root_branch_quota
-                ),
-            ));
-        }
+        self.ensure_room_for_a_root("restore a snapshot")?;
         self.ensure_unlocked(&[&target_id])?;
         let now = self.now();
         let id = self.fresh_branch_id();
@@ -156,6 +143,25 @@ impl State {
         let now = self.now();
         let (_, ops) = self.finalize(branch_id, old_name, "finalize_restore", Vec::new(), now)?;
         Ok(ops)
+    }
+
+    /// 422 when the project has `root_branch_quota` root branches already.
+    pub(super) fn ensure_room_for_a_root(&self, to: &str) -> ApiResult<()> {
+        let roots = self
+            .branches
+            .values()
+            .filter(|b| b.parent_id.is_none())
+            .count();
+        if roots >= self.limits.root_branch_quota {
+            return Err(ApiError::new(
+                422,
+                format!(
+                    "root branches limit reached: the project already has {roots} root branches (limit {}); delete one to {to}",
+                    self.limits.root_branch_quota
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn swaps_later(&self) -> bool {

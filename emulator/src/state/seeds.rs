@@ -19,7 +19,7 @@ impl State {
         let id = self.insert_branch("production", None, "production-v1", true);
         self.branches.get_mut(&id).unwrap().schemas =
             Schemas::from([("neondb".to_string(), demo_tables())]);
-        self.insert_endpoint(&id, EndpointType::ReadWrite, Duration::ZERO);
+        self.insert_endpoint(&id, EndpointType::ReadWrite.into(), Duration::ZERO);
         id
     }
 
@@ -29,8 +29,10 @@ impl State {
         let prod = self.seed_default();
         let now = self.now();
         let from = self.branches[&prod].contents();
+        let id = random_id("snap");
         let snap = Snapshot {
-            id: random_id("snap"),
+            slug: id.clone(),
+            id,
             name: "production-seed".into(),
             lsn: from.lsn,
             timestamp: fmt_ts(now),
@@ -47,7 +49,7 @@ impl State {
         let mut branch = self.new_branch(dev.clone(), "dev".into(), None, from, now, now);
         branch.restored_from = Some(snap_id);
         self.put_branch(branch);
-        self.insert_endpoint(&dev, EndpointType::ReadWrite, Duration::ZERO);
+        self.insert_endpoint(&dev, EndpointType::ReadWrite.into(), Duration::ZERO);
         (prod, dev)
     }
 

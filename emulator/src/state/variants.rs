@@ -59,6 +59,17 @@ pub enum SnapshotSlug {
     Ignored,
 }
 
+/// Project features that are off unless a test turns them on (`Options::features`). Off, their
+/// routes answer as Neon does for a branch without them: 404, which create-branch-action
+/// reads as "not enabled" (its `auth_url`/`data_api_url` outputs stay empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Features {
+    /// Neon Auth on every branch: `GET …/branches/{b}/auth` answers the integration.
+    pub neon_auth: bool,
+    /// The Data API on every branch and database: `GET …/branches/{b}/data-api/{db}`.
+    pub data_api: bool,
+}
+
 /// The switches, together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Variants {

@@ -11,7 +11,7 @@ fn running_operations_lock_the_project() {
         .create_branch(CreateBranchReq {
             name: Some("x".into()),
             parent_id: Some(dev.clone()),
-            endpoints: vec![EndpointType::ReadWrite],
+            endpoints: vec![EndpointType::ReadWrite.into()],
             ..Default::default()
         })
         .unwrap();
@@ -102,7 +102,7 @@ fn per_branch_locks_only_block_the_busy_branch() {
     s.create_snapshot(&prod, SnapshotReq::default()).unwrap();
     assert_eq!(s.delete_branch(&busy).unwrap_err().status, 423);
     assert_eq!(
-        s.create_endpoint(&busy, EndpointType::ReadWrite)
+        s.create_endpoint(&busy, EndpointType::ReadWrite.into())
             .unwrap_err()
             .status,
         423

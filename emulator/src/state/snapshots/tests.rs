@@ -91,3 +91,9 @@ fn snapshot_expiry_can_be_set_and_cleared() {
         .unwrap();
     assert_eq!((cleared.expires_at, cleared.name.as_str()), (None, "kept"));
 }
+
+#[test]
+fn the_seed_snapshot_has_a_slug() {
+    let (s, _, _) = demo();
+    assert_eq!(s.snapshots[0].slug, s.snapshots[0].id);
+}
