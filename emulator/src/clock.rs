@@ -47,7 +47,7 @@ impl Clock {
     }
 
     pub fn advance(&mut self, by: Duration) {
-        self.offset += SignedDuration::try_from(by).unwrap_or(SignedDuration::MAX);
+        self.offset += SignedDuration::try_from(by).unwrap_or_default();
     }
 
     /// Moves the clock to `ts`; refuses to go back (operations and expiries only ever move

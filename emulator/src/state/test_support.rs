@@ -37,3 +37,15 @@ pub(crate) fn finalize(target: &str) -> RestoreReq {
         name: None,
     }
 }
+
+/// Sets or clears a branch's `protected` flag.
+pub(crate) fn protect(s: &mut State, id: &str, on: bool) {
+    s.update_branch(
+        id,
+        UpdateBranchReq {
+            protected: Some(on),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}

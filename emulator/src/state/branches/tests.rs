@@ -16,23 +16,9 @@ fn delete_refusals() {
         422,
         "has children"
     );
-    s.update_branch(
-        &c,
-        UpdateBranchReq {
-            protected: Some(true),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    protect(&mut s, &c, true);
     assert_eq!(s.delete_branch(&c).unwrap_err().status, 422, "protected");
-    s.update_branch(
-        &c,
-        UpdateBranchReq {
-            protected: Some(false),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    protect(&mut s, &c, false);
     assert!(s.delete_branch(&c).unwrap().is_some());
     assert!(s.delete_branch(&c).unwrap().is_none(), "already gone");
     assert!(

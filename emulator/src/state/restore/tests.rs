@@ -107,14 +107,7 @@ fn a_failed_restore_can_leave_the_target_renamed() {
 #[test]
 fn finalize_restore_swaps_identity() {
     let (mut s, prod, dev) = demo();
-    s.update_branch(
-        &prod,
-        UpdateBranchReq {
-            protected: Some(true),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    protect(&mut s, &prod, true);
     let prod_child = child(&mut s, "analytics", &prod);
     let prod_ep = s.endpoints_of(&prod)[0].id.clone();
     let (snap, _) = s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
@@ -165,14 +158,7 @@ fn protection_can_stay_behind() {
         },
     );
     let (prod, dev) = s.seed_demo();
-    s.update_branch(
-        &prod,
-        UpdateBranchReq {
-            protected: Some(true),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    protect(&mut s, &prod, true);
     let (snap, _) = s.create_snapshot(&dev, SnapshotReq::default()).unwrap();
     let (new, _, _) = s.restore_snapshot(&snap.id, finalize(&prod)).unwrap();
     assert!(!new.protected);
