@@ -246,6 +246,7 @@ const OUR_OPERATIONS: &[&str] = &[
     "getProjectOperation",
     "listProjectOperations",
     "getProjectBranchSchemaComparison",
+    "getProjectBranchSchema",
 ];
 
 /// An emulator driven by plain reqwest, remembering every exchange for the check, and the ids
@@ -680,6 +681,12 @@ async fn branch_updates(w: &mut World) {
         None,
     )
     .await;
+    for format in [&[][..], &[("format", "json")][..], &[("format", "sql")][..]] {
+        let mut q = vec![("db_name", "neondb")];
+        q.extend_from_slice(format);
+        w.expect(200, "GET", &format!("/branches/{prod}/schema"), &q, None)
+            .await;
+    }
 }
 
 #[tokio::test]

@@ -180,7 +180,7 @@ async fn refresh_dev_after_a_leftover_fits_a_quota_of_two() {
         let name = now
             .strftime("prod_snap_%Y-%m-%d_%H-%M-%S_dev-refresh")
             .to_string();
-        s.create_snapshot(&prod, Some(&name), None, None, None)
+        s.create_snapshot(&prod, neon_emulator::state::SnapshotReq::named(&name))
             .unwrap();
     });
     ok(&command(&emu, "refresh-dev").await);

@@ -19,13 +19,14 @@ fn leftover_snapshot(emu: &Emulator, tag: &str, days_ago: i64, expires_in_days: 
         s.snapshots.push(neon_emulator::state::Snapshot {
             id: id.clone(),
             name: format!("{}_{tag}", taken.strftime("prod_snap_%Y-%m-%d_%H-%M-%S")),
-            lsn: "0/1".into(),
+            lsn: neon_emulator::state::Lsn(1),
             timestamp: taken.to_string(),
             source_branch_id: source,
             created_at: taken,
             expires_at: Some(now + jiff::SignedDuration::from_hours(24 * expires_in_days)),
             manual: true,
             data: "production-v0".into(),
+            ..Default::default()
         });
         id
     })

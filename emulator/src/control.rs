@@ -5,7 +5,9 @@
 //! | call | does |
 //! |---|---|
 //! | `GET /_emulator/state` | branches (with data tags and computes), snapshots, running operations, GitHub comments |
-//! | `PUT /_emulator/data` `{"branch": name-or-id, "data": "…"}` | "writes" to a branch |
+//! | `PUT /_emulator/data` `{"branch": name-or-id, "data": "…"}` | "writes" to a branch (new data tag) |
+//! | `POST /_emulator/write` `{"branch": name-or-id}` | a write that changes nothing else: the branch's LSN advances |
+//! | `PUT /_emulator/schema` `{"branch", "db"?: "neondb", "tables": [{schema, name, columns: [{name, type, nullable}], constraints?}]}` | sets a database's schema (a write) |
 //! | `GET` / `DELETE /_emulator/requests` | the request log / clear it |
 //! | `POST /_emulator/faults` `{"kind": "status"\|"drop"\|"reset"\|"delay"\|"fail_operation", …}` | inject a fault |
 //! | `POST /_emulator/advance` `{"ms": N}` | move the clock |
@@ -18,8 +20,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::github::GhUser;
-use crate::state::fmt_ts;
-use crate::{Fault, Req, Resp, Shared, segments, state::OpFailure};
+use crate::request::{Req, Resp, segments};
+use crate::state::{OpFailure, Table};
+use crate::time::fmt_ts;
+use crate::{Fault, Shared};
 
 fn bad(msg: &str) -> Resp {
     Resp::json(400, &json!({"message": msg}))
@@ -51,7 +55,8 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
                     json!({
                         "id": b.id, "name": b.name, "parent_id": b.parent_id, "default": b.default,
                         "protected": b.protected, "expires_at": b.expires_at.map(fmt_ts),
-                        "restored_from": b.restored_from, "data": b.data, "current_state": b.current_state,
+                        "restored_from": b.restored_from, "restored_as": b.restored_as, "data": b.data,
+                        "current_state": b.current_state, "lsn": b.lsn,
                         "endpoints": st.endpoints_of(&b.id).iter().map(|e| json!({"id": e.id, "type": e.kind, "host": e.host})).collect::<Vec<_>>(),
                     })
                 })
@@ -59,7 +64,7 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
             let snapshots: Vec<Value> = st
                 .snapshots
                 .iter()
-                .map(|x| json!({"id": x.id, "name": x.name, "source_branch_id": x.source_branch_id, "data": x.data, "expires_at": x.expires_at.map(fmt_ts)}))
+                .map(|x| json!({"id": x.id, "name": x.name, "source_branch_id": x.source_branch_id, "data": x.data, "lsn": x.lsn, "expires_at": x.expires_at.map(fmt_ts)}))
                 .collect();
             let comments: Vec<Value> = st
                 .github
@@ -82,6 +87,32 @@ pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
                 return bad("branch and data are required");
             };
             if shared.state.lock().unwrap().set_data(branch, data) {
+                Resp::empty(204)
+            } else {
+                Resp::json(404, &json!({"message": "no such branch"}))
+            }
+        }
+        ("POST", ["write"]) => {
+            let Some(branch) = s(body, "branch") else {
+                return bad("branch is required");
+            };
+            match shared.state.lock().unwrap().write(branch) {
+                Some(lsn) => Resp::json(200, &json!({"lsn": lsn})),
+                None => Resp::json(404, &json!({"message": "no such branch"})),
+            }
+        }
+        ("PUT", ["schema"]) => {
+            let tables = body
+                .get("tables")
+                .cloned()
+                .map(serde_json::from_value::<Vec<Table>>);
+            let (Some(branch), Some(Ok(tables))) = (s(body, "branch"), tables) else {
+                return bad(
+                    "branch and tables ([{schema, name, columns: [{name, type, nullable}]}]) are required",
+                );
+            };
+            let db = s(body, "db").unwrap_or("neondb");
+            if shared.state.lock().unwrap().set_schema(branch, db, tables) {
                 Resp::empty(204)
             } else {
                 Resp::json(404, &json!({"message": "no such branch"}))

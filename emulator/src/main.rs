@@ -1,12 +1,33 @@
 //! `neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N]
-//! [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY] [--rate-limit]`: the emulator as a process,
-//! for benchmarks, neonctl and the container smoke test.
+//! [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY] [--rate-limit] …` (see
+//! `USAGE`): the emulator as a process, for benchmarks, neonctl and the container smoke test.
+//! Switches name `Options` fields: behaviour variants (`--restore-rename-when-finished`,
+//! `--failed-restore-renamed`, `--per-branch-locks`, `--list-lag`, `--ignore-snapshot-slug`)
+//! and features (`--neon-auth`, `--data-api`).
 
 use std::time::Duration;
 
+use neon_emulator::state::{FailedRestore, LockScope, RestoreRename, SnapshotSlug};
 use neon_emulator::{Emulator, Options, Seed};
 
-const USAGE: &str = "usage: neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N] [--root-branch-quota N] [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY] [--rate-limit] [--branches N [--branch-prefix P]]";
+const USAGE: &str = "usage: neon-emulator serve [--port N] [--latency-ms N] [--op-ms N] [--snapshot-quota N] [--root-branch-quota N] [--seed empty|demo|nothing] [--project-id ID] [--api-key KEY] [--rate-limit] [--branches N [--branch-prefix P]] [--start-time RFC3339] [--restore-rename-when-finished] [--failed-restore-renamed] [--per-branch-locks] [--list-lag] [--ignore-snapshot-slug] [--neon-auth] [--data-api]";
+
+/// A switch without a value: sets one field of the options.
+fn switch(opts: &mut Options, name: &str) -> bool {
+    let v = &mut opts.variants;
+    match name {
+        "--rate-limit" => opts.rate_limit = true,
+        "--restore-rename-when-finished" => v.restore_rename = RestoreRename::WhenFinished,
+        "--failed-restore-renamed" => v.failed_restore = FailedRestore::Renamed,
+        "--per-branch-locks" => v.lock_scope = LockScope::PerBranch,
+        "--list-lag" => v.list_lag = true,
+        "--ignore-snapshot-slug" => v.snapshot_slug = SnapshotSlug::Ignored,
+        "--neon-auth" => opts.features.neon_auth = true,
+        "--data-api" => opts.features.data_api = true,
+        _ => return false,
+    }
+    true
+}
 
 /// Options, plus how many extra branches to seed and their name prefix.
 fn parse(args: &[String]) -> Result<(Options, (usize, String)), String> {
@@ -26,8 +47,7 @@ fn parse(args: &[String]) -> Result<(Options, (usize, String)), String> {
         if name == "-h" || name == "--help" {
             return Err(USAGE.to_string());
         }
-        if name == "--rate-limit" {
-            opts.rate_limit = true;
+        if switch(&mut opts, name) {
             continue;
         }
         let value = match inline {
@@ -55,6 +75,13 @@ fn parse(args: &[String]) -> Result<(Options, (usize, String)), String> {
             "--api-key" => opts.api_key = Some(value),
             "--branches" => extra.0 = num(&value)? as usize,
             "--branch-prefix" => extra.1 = value,
+            "--start-time" => {
+                opts.start_time = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("{name}: not an RFC 3339 time: {e}"))?,
+                )
+            }
             "--seed" => {
                 opts.seed = match value.as_str() {
                     "empty" => Seed::Empty,
@@ -109,4 +136,26 @@ async fn main() {
         emulator.project_id()
     );
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_and_values_set_options() {
+        let args: Vec<String> =
+            "serve --list-lag --neon-auth --start-time 2026-01-01T00:00:00Z --op-ms 5"
+                .split(' ')
+                .map(str::to_string)
+                .collect();
+        let (opts, _) = parse(&args).unwrap();
+        assert!(opts.variants.list_lag && opts.features.neon_auth);
+        assert_eq!(
+            opts.start_time,
+            Some("2026-01-01T00:00:00Z".parse().unwrap())
+        );
+        assert_eq!(opts.op_duration, Duration::from_millis(5));
+        assert!(parse(&["serve".into(), "--start-time".into(), "soon".into()]).is_err());
+    }
 }

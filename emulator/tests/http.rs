@@ -837,3 +837,58 @@ async fn promotion_and_rollback_as_the_spec_describes() {
         rollback_id
     );
 }
+
+/// The in-process entry point routes exactly as the server does: the same script, from the
+/// same fastrand seed and start time, gets the same answers both ways.
+#[tokio::test]
+async fn handle_neon_answers_as_the_server_does() {
+    let opts = || Options {
+        seed: Seed::Demo,
+        start_time: Some("2026-03-01T12:00:00Z".parse().unwrap()),
+        ..Options::default()
+    };
+    let p = "/api/v2/projects/proj-emulated";
+    let create = json!({"branch": {"name": "preview/pr-9"}, "endpoints": [{"type": "read_write"}]});
+    let script: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", p.to_string(), None),
+        ("GET", format!("{p}/branches?search=dev&limit=1"), None),
+        ("POST", format!("{p}/branches"), Some(create.clone())),
+        ("POST", format!("{p}/branches"), Some(create)),
+        ("GET", format!("{p}/branches/br-missing-1"), None),
+        ("GET", format!("{p}/operations"), None),
+    ];
+    fastrand::seed(11);
+    let served = Emulator::start(opts()).await;
+    let mut over_http = Vec::new();
+    for (method, path, body) in &script {
+        let a = call(&served, method, path, Some("Bearer k"), body.clone())
+            .await
+            .unwrap();
+        over_http.push((a.status, a.body));
+    }
+    fastrand::seed(11);
+    let detached = Emulator::detached(opts());
+    let mut in_process = Vec::new();
+    for (method, path, body) in &script {
+        let body = body.as_ref().map(Value::to_string).unwrap_or_default();
+        let r = detached.handle_neon(
+            method,
+            path,
+            &[("authorization", "Bearer k")],
+            body.as_bytes(),
+        );
+        in_process.push((r.status, r.json()));
+    }
+    assert_eq!(over_http, in_process);
+    let statuses: Vec<u16> = in_process.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, [200, 200, 201, 409, 404, 200]);
+    let strip = |r: neon_emulator::LoggedRequest| (r.method, r.path, r.query, r.status, r.at);
+    assert_eq!(
+        served.requests().into_iter().map(strip).collect::<Vec<_>>(),
+        detached
+            .requests()
+            .into_iter()
+            .map(strip)
+            .collect::<Vec<_>>()
+    );
+}

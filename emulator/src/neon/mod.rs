@@ -4,17 +4,23 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+mod anonymize;
+mod input;
+mod integrations;
+mod schema;
+
+use crate::Shared;
+use crate::request::{Req, Resp, segments};
 use crate::state::{
-    ApiError, ApiResult, Branch, CreateBranchReq, EndpointType, ListBranchesQuery, RestoreReq,
-    State, UpdateBranchReq,
+    ApiError, ApiResult, Branch, CreatedBranch, ListBranchesQuery, RestoreReq, SnapshotReq, State,
+    UpdateBranchReq, list_branches_in, list_operations_in,
 };
-use crate::{Req, Resp, Shared, segments};
+use input::{bad, create_branch_req, json_body, new_endpoint, opt_bool, opt_str};
 
 /// The error body `{code, message, request_id}`.
-pub(crate) fn error_resp(e: &ApiError, headers: &hyper::HeaderMap) -> Resp {
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
+pub(crate) fn error_resp(e: &ApiError, req: &Req) -> Resp {
+    let request_id = req
+        .header("x-request-id")
         .map(str::to_string)
         .unwrap_or_else(crate::state::uuid);
     Resp::json(
@@ -43,44 +49,20 @@ pub(crate) fn status_message(status: u16) -> &'static str {
     }
 }
 
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::new(400, msg)
-}
-
-/// An optional string field; present-but-not-a-string is a 400 like a schema violation.
-fn opt_str(obj: Option<&Value>, key: &str) -> ApiResult<Option<String>> {
-    match obj.and_then(|o| o.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(bad(format!("{key}: must be a string"))),
-    }
-}
-
-fn opt_bool(obj: Option<&Value>, key: &str) -> ApiResult<Option<bool>> {
-    match obj.and_then(|o| o.get(key)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(bad(format!("{key}: must be a boolean"))),
-    }
-}
-
-fn endpoint_type(v: &Value) -> ApiResult<EndpointType> {
-    match v.get("type").and_then(Value::as_str) {
-        Some("read_write") => Ok(EndpointType::ReadWrite),
-        Some("read_only") => Ok(EndpointType::ReadOnly),
-        _ => Err(bad("endpoint type: must be read_write or read_only")),
-    }
-}
-
-/// The body as JSON; a body that is present but not JSON is a 400.
-fn json_body(req: &Req) -> ApiResult<Option<&Value>> {
-    if req.raw_body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    req.body
-        .as_ref()
-        .map(Some)
-        .ok_or_else(|| bad("request body is not valid JSON"))
+/// The 201 answer of a branch creation (plain or anonymized).
+fn created_resp(st: &State, created: CreatedBranch, now: jiff::Timestamp) -> Resp {
+    let id = created.branch.id.clone();
+    Resp::json(
+        201,
+        &json!({
+            "branch": created.branch,
+            "endpoints": created.endpoints,
+            "operations": ops_json(&created.operations, now),
+            "roles": st.roles_json(&id, now),
+            "databases": st.databases_json(&id, now),
+            "connection_uris": st.connection_details(&id),
+        }),
+    )
 }
 
 fn ops_json(ops: &[crate::state::Operation], now: jiff::Timestamp) -> Vec<Value> {
@@ -102,15 +84,27 @@ struct BranchList<'a> {
     pagination: Pagination,
 }
 
+/// When the restore's `name` query parameter goes away (`x-sunset` in the 2.7.3 spec;
+/// "Removal scheduled for November 29, 2025" in `@neon/sdk` 6.1.2).
+const RESTORE_NAME_QUERY_SUNSET: jiff::Timestamp = jiff::Timestamp::constant(1_764_374_400, 0);
+
 pub(crate) fn route(shared: &Shared, req: &Req) -> Resp {
     if let Err(e) = authorize(shared, req) {
-        return error_resp(&e, &req.headers);
+        return error_resp(&e, req);
     }
     let mut state = shared.state.lock().unwrap();
     state.refresh();
+    let before = crate::log::is_mutation(&req.method)
+        .then(|| state.lists_now())
+        .flatten();
     match dispatch(&mut state, req) {
-        Ok(resp) => resp,
-        Err(e) => error_resp(&e, &req.headers),
+        Ok(resp) => {
+            if let Some(before) = before.filter(|_| resp.status < 300) {
+                state.lag_lists(before);
+            }
+            resp
+        }
+        Err(e) => error_resp(&e, req),
     }
 }
 
@@ -152,7 +146,8 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 limit: req.q("limit").map(str::to_string),
                 cursor: req.q("cursor").map(str::to_string),
             };
-            let page = st.list_branches(&q)?;
+            let stale = st.take_stale_branches();
+            let page = list_branches_in(stale.as_ref().unwrap_or(&st.branches), &q)?;
             let annotations: Map<String, Value> = page
                 .branches
                 .iter()
@@ -180,45 +175,18 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
         }
         ("POST", ["branches"]) => {
             let body = json_body(req)?;
-            let branch = body.and_then(|b| b.get("branch"));
-            let endpoints = match body.and_then(|b| b.get("endpoints")) {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(a)) => {
-                    a.iter().map(endpoint_type).collect::<ApiResult<Vec<_>>>()?
-                }
-                Some(_) => return Err(bad("endpoints: must be an array")),
-            };
-            let created = st.create_branch(CreateBranchReq {
-                name: opt_str(branch, "name")?,
-                parent_id: opt_str(branch, "parent_id")?,
-                expires_at: opt_str(branch, "expires_at")?,
-                protected: opt_bool(branch, "protected")?,
-                endpoints,
-                annotation_value: match body.and_then(|b| b.get("annotation_value")) {
-                    None | Some(Value::Null) => None,
-                    Some(Value::Object(m)) if m.values().all(Value::is_string) && m.len() <= 50 => {
-                        Some(m.clone())
-                    }
-                    Some(_) => {
-                        return Err(bad(
-                            "annotation_value: must be an object of at most 50 string properties",
-                        ));
-                    }
-                },
-            })?;
-            let id = created.branch.id.clone();
-            Ok(Resp::json(
-                201,
-                &json!({
-                    "branch": created.branch,
-                    "endpoints": created.endpoints,
-                    "operations": ops_json(&created.operations, now),
-                    "roles": st.roles_json(&id, now),
-                    "databases": st.databases_json(&id, now),
-                    "connection_uris": st.connection_details(&id),
-                }),
-            ))
+            let created = st.create_branch(create_branch_req(body, body)?)?;
+            Ok(created_resp(st, created, now))
         }
+        ("POST", ["branch_anonymized"]) => anonymize::create(st, req, now),
+        ("GET", ["branches", b, "masking_rules"]) => anonymize::rules(st, b),
+        ("PATCH", ["branches", b, "masking_rules"]) => anonymize::set_rules(st, req, b),
+        ("GET", ["branches", b, "anonymized_status"]) => {
+            Ok(Resp::json(200, &st.anonymized_status(b)?))
+        }
+        ("POST", ["branches", b, "anonymize"]) => Ok(Resp::json(200, &st.start_anonymization(b)?)),
+        ("GET", ["branches", b, "auth"]) => integrations::neon_auth(st, b),
+        ("GET", ["branches", b, "data-api", db]) => integrations::data_api(st, b, db),
         ("GET", ["branches", b]) => {
             let branch = st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
             Ok(Resp::json(
@@ -304,44 +272,20 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 .ok_or_else(|| ApiError::not_found("database"))?;
             Ok(Resp::json(200, &json!({"database": d})))
         }
-        ("GET", ["branches", b, "compare_schema"]) => {
-            let branch = st.branch(b).ok_or_else(|| ApiError::not_found("branch"))?;
-            let db = req
-                .q("db_name")
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| bad("db_name: is required"))?;
-            if !st.databases.iter().any(|d| d.name == db) {
-                return Err(ApiError::not_found("database"));
-            }
-            let base_id = req
-                .q("base_branch_id")
-                .map(str::to_string)
-                .or_else(|| branch.parent_id.clone());
-            let base = match base_id {
-                Some(id) => st
-                    .branch(&id)
-                    .ok_or_else(|| ApiError::not_found("base branch"))?,
-                None => branch,
-            };
-            // The data tag stands in for the schema: equal tags, empty diff.
-            let diff = if base.data == branch.data {
-                String::new()
-            } else {
-                format!(
-                    "--- {}\n+++ {}\n-{}\n+{}\n",
-                    base.name, branch.name, base.data, branch.data
-                )
-            };
-            Ok(Resp::json(200, &json!({"diff": diff})))
-        }
+        ("GET", ["branches", b, "schema"]) => schema::schema(st, req, b),
+        ("GET", ["branches", b, "compare_schema"]) => schema::compare(st, req, b),
         ("POST", ["branches", b, "snapshot"]) => {
             // Parameters are query parameters (the spec); a JSON body is ignored, as Neon does.
+            let q = |k: &str| req.q(k).map(str::to_string);
             let (snap, ops) = st.create_snapshot(
                 b,
-                req.q("name"),
-                req.q("expires_at"),
-                req.q("lsn"),
-                req.q("timestamp"),
+                SnapshotReq {
+                    name: q("name"),
+                    expires_at: q("expires_at"),
+                    lsn: q("lsn"),
+                    timestamp: q("timestamp"),
+                    slug: q("slug"),
+                },
             )?;
             Ok(Resp::json(
                 200,
@@ -363,7 +307,7 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
                 .ok_or_else(|| bad("endpoint: is required"))?;
             let branch_id = opt_str(Some(ep), "branch_id")?
                 .ok_or_else(|| bad("endpoint.branch_id: is required"))?;
-            let (endpoint, ops) = st.create_endpoint(&branch_id, endpoint_type(ep)?)?;
+            let (endpoint, ops) = st.create_endpoint(&branch_id, new_endpoint(ep)?)?;
             Ok(Resp::json(
                 201,
                 &json!({"endpoint": endpoint, "operations": ops_json(&ops, now)}),
@@ -392,7 +336,11 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
             )?;
             Ok(Resp::json(200, &json!({"uri": uri})))
         }
-        ("GET", ["snapshots"]) => Ok(Resp::json(200, &json!({"snapshots": st.snapshots}))),
+        ("GET", ["snapshots"]) => {
+            let stale = st.take_stale_snapshots();
+            let snapshots = stale.as_ref().unwrap_or(&st.snapshots);
+            Ok(Resp::json(200, &json!({"snapshots": snapshots})))
+        }
         ("PATCH", ["snapshots", sid]) => {
             let body = json_body(req)?.ok_or_else(|| bad("request body is required"))?;
             let snap = body
@@ -415,7 +363,13 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
         }
         ("POST", ["snapshots", sid, "restore"]) => {
             let body = json_body(req)?;
-            let name = opt_str(body, "name")?.or_else(|| req.q("name").map(str::to_string));
+            // The deprecated `?name=` counts until its announced removal (by the emulated
+            // clock); from then on it is ignored like any unknown parameter.
+            let query_name = req
+                .q("name")
+                .filter(|_| now < RESTORE_NAME_QUERY_SUNSET)
+                .map(str::to_string);
+            let name = opt_str(body, "name")?.or(query_name);
             let (branch, endpoints, ops) = st.restore_snapshot(
                 sid,
                 RestoreReq {
@@ -431,7 +385,9 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
             Ok(Resp::json(200, &v))
         }
         ("GET", ["operations"]) => {
-            let (ops, cursor) = st.list_operations(req.q("limit"), req.q("cursor"))?;
+            let stale = st.take_stale_operations();
+            let all = stale.as_deref().unwrap_or(&st.operations);
+            let (ops, cursor) = list_operations_in(all, req.q("limit"), req.q("cursor"))?;
             let mut v =
                 json!({"operations": ops.iter().map(|o| o.to_json(now)).collect::<Vec<_>>()});
             if let Some(c) = cursor {
@@ -448,6 +404,7 @@ fn dispatch(st: &mut State, req: &Req) -> ApiResult<Resp> {
         (
             _,
             ["branches", ..]
+            | ["branch_anonymized"]
             | ["snapshots", ..]
             | ["operations", ..]
             | ["endpoints", ..]
