@@ -18,7 +18,7 @@ use crate::commands::plan::{Call, Sent};
 use crate::config::Config;
 use crate::event::GitHubContext;
 use crate::github::GitHub;
-use crate::neon::{NeonClient, WithOps};
+use crate::neon::{NeonClient, NeonError, WithOps};
 use crate::runner::Runner;
 
 /// One timed step, for the log and the job summary.
@@ -33,6 +33,20 @@ pub struct StepRecord {
 #[derive(Debug, thiserror::Error)]
 #[error("cancelled during: {0}")]
 pub struct Cancelled(pub String);
+
+/// A call Neon accepted whose operations were not seen to finish: what it made, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{cause}")]
+pub struct Unfinished {
+    pub sent: Sent,
+    #[source]
+    pub cause: NeonError,
+}
+
+/// The Neon error behind an error, wherever it sits in the chain.
+pub fn neon_error(e: &anyhow::Error) -> Option<&NeonError> {
+    e.chain().find_map(|c| c.downcast_ref::<NeonError>())
+}
 
 /// Wall-clock time as the run sees it: the system clock, or a simulated one.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -130,8 +144,13 @@ impl Ctx {
         }
         self.step(label, async {
             let sent = call.send(&self.neon).await?;
-            self.neon.wait(&sent.operations).await?;
-            Ok::<_, anyhow::Error>(sent.value)
+            match self.neon.wait(&sent.operations).await {
+                Ok(()) => Ok(sent.value),
+                Err(cause) => Err(anyhow::Error::new(Unfinished {
+                    sent: sent.value,
+                    cause,
+                })),
+            }
         })
         .await
         .map(Some)

@@ -152,50 +152,41 @@ async fn a_failed_prod_snapshot_leaves_prod_untouched() {
     assert_eq!(data(&emu, "production"), "dev-v2");
 }
 
+/// SPEC §2/§3: a restore whose operation failed is never "done" and never repeated: the run
+/// and any re-run stop, change nothing, and say to check prod and roll back if needed.
 #[tokio::test]
-async fn a_failed_restore_names_the_rollback_point_and_a_re_run_takes_a_fresh_one() {
+async fn a_failed_restore_is_never_re_run() {
     let emu = ready_to_promote().await;
     let prod = id_of(&emu, "production");
     emu.inject(Fault::fail_operation("restore_snapshot", "failed", 1));
 
     let run = promote(&emu, SHA).await;
     let error = failed(&run);
-    let stale = rollback_point(&emu);
+    let point = rollback_point(&emu);
     assert!(error.contains("emulated failure"), "{error}");
-    assert!(error.contains("untouched"), "{error}");
-    assert!(error.contains(&stale), "{error}");
+    assert!(
+        error.contains("untouched") && error.contains("check"),
+        "{error}"
+    );
+    assert!(error.contains(&point), "{error}");
+    assert!(!error.contains("fix the cause and re-run"), "{error}");
     // A failed run still outputs the rollback point it took.
-    assert_eq!(run.output("rollback_snapshot_id"), stale);
+    assert_eq!(run.output("rollback_snapshot_id"), point);
     assert_eq!(id_of(&emu, "production"), prod);
     assert_eq!(data(&emu, "production"), "production-v1");
 
-    // Days later prod was written; the re-run must not restore with the stale point (issue
-    // "Production is never lost", defect 1): it takes a fresh one, then deletes the stale one.
-    emu.with_state(|s| s.set_data("production", "production-v1b"));
     let start = emu.requests().len();
-    let again = promote(&emu, SHA).await;
-    ok(&again);
-    let fresh = again.output("rollback_snapshot_id").to_string();
-    assert_ne!(fresh, stale);
-    let calls = mutations(&emu, start);
+    let again = failed(&promote(&emu, SHA).await);
     assert!(
-        calls[0]
-            .path
-            .ends_with(&format!("/branches/{prod}/snapshot")),
-        "{:?}",
-        shape(&calls)
+        again.contains("did not complete") && again.contains("changed nothing"),
+        "{again}"
     );
-    emu.with_state(|s| {
-        assert_eq!(
-            s.snapshot(&fresh).map(|s| s.data.as_str()),
-            Some("production-v1b")
-        );
-        assert!(
-            s.snapshot(&stale).is_none(),
-            "the stale rollback point is deleted"
-        );
-    });
-    assert_eq!(data(&emu, "production"), "dev-v2");
+    assert!(
+        mutations(&emu, start).is_empty(),
+        "{:?}",
+        shape(&mutations(&emu, start))
+    );
+    assert_eq!(data(&emu, "production"), "production-v1");
 }
 
 #[tokio::test]
@@ -216,9 +207,19 @@ async fn a_poll_that_fails_stops_before_the_restore_and_a_re_run_takes_fresh_sna
     };
     assert_eq!(taken(&emu).len(), 1, "{:?}", taken(&emu));
 
+    // Days later prod was written: the re-run must not restore with the stale point (issue
+    // "Production is never lost", defect 1).
+    emu.with_state(|s| s.set_data("production", "production-v1b"));
     let start = emu.requests().len();
     let again = promote(&emu, SHA).await;
     ok(&again);
+    let fresh = again.output("rollback_snapshot_id");
+    emu.with_state(|s| {
+        assert_eq!(
+            s.snapshot(fresh).map(|s| s.data.as_str()),
+            Some("production-v1b")
+        );
+    });
     let prod_snapshots = mutations(&emu, start)
         .iter()
         .filter(|r| r.path.ends_with("/snapshot") && r.query.contains("pre-promotion"))

@@ -21,7 +21,8 @@ async fn a_rollback_re_run_takes_a_fresh_pre_rollback_snapshot() {
     let emu = ready_to_promote().await;
     ok(&promote(&emu, SHA).await);
     let target = rollback_point_of_sha(&emu, SHA);
-    emu.inject(Fault::fail_operation("restore_snapshot", "failed", 1));
+    // The wait for the pre-rollback snapshot fails for good (a 4xx is not retried).
+    emu.inject(Fault::status("GET", "/operations/", 400, 1));
     let attempt = || {
         Action::new("workflow_dispatch", dispatch(&target))
             .input("snapshot_id", &target)
@@ -46,6 +47,33 @@ async fn a_rollback_re_run_takes_a_fresh_pre_rollback_snapshot() {
     assert_eq!(data(&emu, "production"), "production-v1");
 }
 
+/// Defect 4, for rollbacks: an attempt whose restore operation failed is never re-run.
+#[tokio::test]
+async fn a_failed_rollback_restore_is_never_re_run() {
+    let emu = ready_to_promote().await;
+    ok(&promote(&emu, SHA).await);
+    let target = rollback_point_of_sha(&emu, SHA);
+    emu.inject(Fault::fail_operation("restore_snapshot", "cancelled", 1));
+    let attempt = || {
+        Action::new("workflow_dispatch", dispatch(&target))
+            .input("snapshot_id", &target)
+            .env("GITHUB_RUN_ID", "7002")
+    };
+    let first = failed(&attempt().run(&emu).await);
+    assert!(
+        first.contains("cancelled") && first.contains("check"),
+        "{first}"
+    );
+    let start = emu.requests().len();
+    let again = failed(&attempt().run(&emu).await);
+    assert!(
+        again.contains("did not complete") && again.contains("changed nothing"),
+        "{again}"
+    );
+    assert!(mutations(&emu, start).is_empty());
+    assert_eq!(data(&emu, "production"), "dev-v2");
+}
+
 /// Defect 2: promotion A succeeds, promotion B stops before its restore; `latest` must undo A,
 /// not pick B's rollback point (which is of the current prod and would undo nothing).
 #[tokio::test]
@@ -55,7 +83,8 @@ async fn latest_never_picks_a_rollback_point_of_the_current_prod() {
     let a = rollback_point_of_sha(&emu, SHA);
     emu.with_state(|s| s.set_data("dev", "dev-v3"));
     merge(&emu, 43, SHA2);
-    emu.inject(Fault::fail_operation("restore_snapshot", "failed", 1));
+    // B's wait for its rollback point fails for good: it stops before its restore.
+    emu.inject(Fault::status("GET", "/operations/", 400, 1));
     failed(&promote(&emu, SHA2).await);
     assert!(
         snapshot_names(&emu)

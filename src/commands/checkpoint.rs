@@ -13,13 +13,13 @@ use crate::naming::checkpoint_name;
 use crate::outcome::{Checkpoint, Failure, Outcome};
 
 pub async fn checkpoint(ctx: &Ctx, sha: Option<&str>) -> Result<Done, Failure> {
-    let progress = Progress::new(ctx, "checkpoint", prod_label(ctx), true);
+    let mut progress = Progress::new(ctx, "checkpoint", prod_label(ctx), true);
     let prod = progress.check("Preflight", find_prod(ctx).await).await?;
     let name = checkpoint_name(&ctx.config.checkpoint_name, ctx.now(), sha);
     let step = "Snapshot of production (the checkpoint)";
     let ttl = &ctx.config.rollback_snapshot_ttl;
     let taken = take(ctx, step, &prod, &name, ttl, &[]).await;
-    let snapshot = snapshot_ref(&progress.check(step, taken).await?);
+    let snapshot = snapshot_ref(&progress.took(step, taken).await?);
     Ok(Done {
         outcome: Outcome::Checkpoint(Checkpoint {
             snapshot: snapshot.clone(),

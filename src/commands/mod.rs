@@ -137,7 +137,7 @@ pub fn failure(what: impl Display, cause: &anyhow::Error, state: &str, next: &st
 /// is in (`api_key:` as an Action, `--api-key` on the command line).
 pub fn advice(ctx: &Ctx, error: &anyhow::Error) -> Option<String> {
     let config = &ctx.config;
-    let neon = error.chain().find_map(|e| e.downcast_ref::<NeonError>())?;
+    let neon = crate::ctx::neon_error(error)?;
     Some(match neon {
         NeonError::Unauthorized(_) => format!(
             "check {}: it must be a Neon API key of the organisation that owns project `{}`",

@@ -134,7 +134,7 @@ async fn create(
                 conn: None,
             });
         }
-        Err(e) if matches!(e.downcast_ref::<NeonError>(), Some(NeonError::Conflict(_))) => {
+        Err(e) if matches!(crate::ctx::neon_error(&e), Some(NeonError::Conflict(_))) => {
             // 409: the name is taken (an earlier run, or one running right now): reuse it.
             let branch = find_preview(ctx, name).await?.ok_or_else(|| {
                 Failure::from_message(format!(
@@ -191,7 +191,7 @@ async fn finish_create(ctx: &Ctx, created: CreatedBranch) -> Result<Ready, Failu
 async fn creation_failed(ctx: &Ctx, branch: &Branch, cause: anyhow::Error) -> Failure {
     let what = format!("preview branch `{}` could not be created", branch.name);
     let failed_op = matches!(
-        cause.downcast_ref::<NeonError>(),
+        crate::ctx::neon_error(&cause),
         Some(NeonError::OperationFailed { .. })
     );
     if !failed_op {

@@ -99,6 +99,18 @@ impl<'a> Progress<'a> {
         }
     }
 
+    /// A snapshot step's result: its error, when the snapshot was made but not seen to finish,
+    /// still names it (and outputs it) as the run's rollback point.
+    pub async fn took<T>(&mut self, step: &str, result: anyhow::Result<T>) -> Result<T, Failure> {
+        if let Err(e) = &result
+            && let Some(dangling) = e.downcast_ref::<super::snapshots::Dangling>()
+            && self.undo.is_none()
+        {
+            self.undo = Some(dangling.0.clone());
+        }
+        self.check(step, result).await
+    }
+
     /// Passes `result` through, or turns its error into the run's one line.
     pub async fn check<T>(&self, step: &str, result: anyhow::Result<T>) -> Result<T, Failure> {
         match result {
@@ -119,12 +131,24 @@ impl<'a> Progress<'a> {
             ),
             Some((old_id, snapshot)) => {
                 let restore_failed = matches!(
-                    error.downcast_ref::<NeonError>(),
+                    crate::ctx::neon_error(&error),
                     Some(NeonError::OperationFailed { .. })
                 ) || error
                     .downcast_ref::<Unverified>()
                     .is_some_and(|u| u.restore_failed);
                 match self.fate(old_id, &snapshot.id).await {
+                    // SPEC §3: a restore whose operation failed is never re-run, even when the
+                    // target looks untouched; the user checks it and starts anew.
+                    Fate::Untouched if restore_failed => (
+                        format!(
+                            "the restore's operation did not finish: `{target}` looks untouched (still {old_id}) and nothing was deleted"
+                        ),
+                        format!(
+                            "check `{target}` in the Neon Console; if it is not right, {}; a re-run of this event stops here too, so promote anew (a new push, or {}) once `{target}` is checked",
+                            self.undo_hint(),
+                            self.ctx.config.command_hint(self.what_command())
+                        ),
+                    ),
                     Fate::Untouched => (
                         format!(
                             "the restore did not happen: `{target}` is untouched (still {old_id})"
@@ -188,6 +212,15 @@ impl<'a> Progress<'a> {
         Failure {
             message,
             rollback_snapshot: self.undo.clone(),
+        }
+    }
+
+    /// The command that starts this kind of run anew.
+    fn what_command(&self) -> &'static str {
+        match self.what {
+            "rollback" => "rollback",
+            "refresh of dev" => "refresh-dev",
+            _ => "promote",
         }
     }
 
@@ -300,6 +333,30 @@ pub async fn verify(
         .into());
     }
     Ok(now)
+}
+
+/// A branch an earlier restore from one of `snapshots` made, that is not `target` now: that
+/// restore's operation failed or was cancelled and left it behind (SPEC §3: never done, never
+/// repeated). Only branches made at or after `since` count.
+pub async fn abandoned(
+    ctx: &Ctx,
+    snapshots: &[&str],
+    since: &str,
+    target: &Branch,
+) -> anyhow::Result<Option<Branch>> {
+    let since = since.parse::<jiff::Timestamp>().ok();
+    let branches = ctx.step("List branches", ctx.neon.list_branches()).await?;
+    Ok(branches.into_iter().find(|b| {
+        b.id != target.id
+            && b.restored_from
+                .as_deref()
+                .is_some_and(|f| snapshots.contains(&f))
+            && since.is_none_or(|t| {
+                b.created_at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|c| c >= t)
+            })
+    }))
 }
 
 /// Whether every operation of the restore that made `branch_id` finished (for sweep, which

@@ -11,7 +11,7 @@
 
 use anyhow::anyhow;
 
-use super::replace::{Progress, verify};
+use super::replace::{Progress, abandoned, verify};
 use super::roots::{find_prod, prod_label, settle};
 use super::snapshots::{self, delete, snapshot_ref, take};
 use super::tidy::Tidy;
@@ -40,6 +40,14 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
     if prod.restored_from.as_deref() == Some(chosen.id.as_str()) {
         return finish(ctx, &prod, target, pr, &earlier).await;
     }
+    if let Some(first) = earlier.last()
+        && !ctx.dry_run()
+    {
+        let left = abandoned(ctx, &[chosen.id.as_str()], &first.created_at, &prod).await;
+        if let Some(branch) = preflight.check("Check of an earlier attempt", left).await? {
+            return Err(unfinished(ctx, &prod, &target, &branch, first));
+        }
+    }
     if let Some(moved) = earlier
         .iter()
         .find(|s| s.source_branch_id.as_deref() != Some(prod.id.as_str()))
@@ -66,7 +74,7 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
         &[],
     )
     .await;
-    let undo = snapshot_ref(&progress.check(step, taken).await?);
+    let undo = snapshot_ref(&progress.took(step, taken).await?);
     progress.undo_with(Some(&undo));
     for stale in &earlier {
         let label = format!("Delete an earlier attempt's rollback point {}", stale.name);
@@ -100,6 +108,30 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
             Tidy::Prune { keep: undo },
         ],
     })
+}
+
+/// An earlier attempt of this run restored the snapshot, but its restore did not finish: this
+/// attempt changes nothing (SPEC §3).
+fn unfinished(
+    ctx: &Ctx,
+    prod: &Branch,
+    target: &SnapshotRef,
+    left: &Branch,
+    point: &Snapshot,
+) -> Failure {
+    Failure {
+        message: format!(
+            "An earlier attempt's restore of {} onto production did not complete: it left branch `{}` ({}) behind; production `{}` looks untouched (still {}); this run changed nothing; check `{}` in the Neon Console and, if it is not right, put it back as it was before the rollback: {}; a re-run of this event stops here too, so start the rollback anew once it is checked",
+            target.name,
+            left.name,
+            left.id,
+            prod.name,
+            prod.id,
+            prod.name,
+            super::rollback_command(ctx, &point.id)
+        ),
+        rollback_snapshot: Some(snapshot_ref(point)),
+    }
 }
 
 /// Prod and the snapshot list, after any operation still running has ended.

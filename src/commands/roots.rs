@@ -143,7 +143,7 @@ pub async fn settle(ctx: &Ctx) -> anyhow::Result<()> {
     let label = format!("Wait for {} running operation(s)", running.len());
     ctx.step(label, ctx.neon.wait(&running)).await.or_else(|e| {
         // Another run's failure is not ours; what it left is judged from the state.
-        match e.downcast_ref::<crate::neon::NeonError>() {
+        match crate::ctx::neon_error(&e) {
             Some(crate::neon::NeonError::OperationFailed { .. }) => Ok(()),
             _ => Err(e),
         }

@@ -137,7 +137,7 @@ async fn protect_prod(ctx: &Ctx, prod: &Branch) -> anyhow::Result<Option<String>
     }
     match protect(ctx, &format!("Protect {}", prod.name), &prod.id, true).await {
         Ok(()) => Ok(None),
-        Err(e) if matches!(e.downcast_ref::<NeonError>(), Some(NeonError::Client { .. })) => {
+        Err(e) if matches!(crate::ctx::neon_error(&e), Some(NeonError::Client { .. })) => {
             let why = format!("{e:#}");
             ctx.warn(format!(
                 "production `{}` was not protected (the plan may not allow protected branches): {why}",

@@ -7,8 +7,9 @@ use anyhow::anyhow;
 
 use super::expires_at;
 use super::plan::Call;
+use crate::commands::plan::Sent;
 use crate::config::Expiry;
-use crate::ctx::Ctx;
+use crate::ctx::{Cancelled, Ctx, Unfinished};
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::{Branch, NeonError, Snapshot};
 use crate::outcome::SnapshotRef;
@@ -82,14 +83,49 @@ pub async fn take(
             .ok_or_else(|| anyhow!("Neon answered the snapshot of `{}` without it", branch.name)),
         Ok(None) => Ok(placeholder(branch, name)),
         Err(e) if is_quota(&e) => Err(explain_quota(ctx, e).await),
-        Err(e) => {
-            if is_failed_operation(&e) {
-                discard_failed(ctx, name).await;
-            }
-            Err(e)
-        }
+        Err(e) => Err(not_seen_to_finish(ctx, e, name).await),
     }
 }
+
+/// A snapshot Neon made but that was not seen to finish: one whose operation failed holds
+/// nothing and is deleted again; one whose wait failed or was cancelled may be good, so the
+/// error carries it (`Dangling`) for the run to name and output.
+async fn not_seen_to_finish(ctx: &Ctx, e: anyhow::Error, name: &str) -> anyhow::Error {
+    let made = match e.downcast_ref::<Unfinished>() {
+        Some(Unfinished {
+            sent: Sent::Snapshot(s),
+            ..
+        }) => Some(s.clone()),
+        // Cancelled mid-call: look it up, briefly (the run is stopping).
+        _ if e.is::<Cancelled>() => {
+            let read =
+                tokio::time::timeout(std::time::Duration::from_secs(2), ctx.neon.list_snapshots());
+            match read.await {
+                Ok(Ok(all)) => all.into_iter().find(|s| s.name == name),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some(made) = made else { return e };
+    if is_failed_operation(&e) {
+        let label = format!("Delete the failed snapshot {name}");
+        if let Err(d) = delete(ctx, &label, &snapshot_ref(&made)).await {
+            ctx.warn(format!(
+                "could not delete the failed snapshot {}: {d:#}",
+                made.id
+            ));
+        }
+        return e;
+    }
+    e.context(Dangling(snapshot_ref(&made)))
+}
+
+/// A snapshot a failed step made, which exists and may hold the branch's state: a failed run
+/// names it and outputs it as its rollback point.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("snapshot {} ({}) was made but not seen to finish", .0.id, .0.name)]
+pub struct Dangling(pub SnapshotRef);
 
 /// Deletes our own oldest rollback points until at most `rollback_snapshots_kept` remain,
 /// counting the one about to be taken (or `keep`, just taken). Returns how many went.
@@ -153,23 +189,6 @@ pub async fn prune(ctx: &Ctx, just_taken: &SnapshotRef) -> anyhow::Result<Vec<Sn
     Ok(deleted)
 }
 
-/// A snapshot whose operation failed exists but holds nothing: find it by name and delete it.
-async fn discard_failed(ctx: &Ctx, name: &str) {
-    let found = match ctx.step("List snapshots", ctx.neon.list_snapshots()).await {
-        Ok(all) => all.into_iter().find(|s| s.name == name),
-        Err(_) => None,
-    };
-    if let Some(s) = found {
-        let label = format!("Delete the failed snapshot {name}");
-        if let Err(e) = delete(ctx, &label, &snapshot_ref(&s)).await {
-            ctx.warn(format!(
-                "could not delete the failed snapshot {}: {e:#}",
-                s.id
-            ));
-        }
-    }
-}
-
 /// Deletes a snapshot and waits; one already gone is fine.
 pub async fn delete(ctx: &Ctx, label: &str, snapshot: &SnapshotRef) -> anyhow::Result<()> {
     let call = Call::DeleteSnapshot {
@@ -194,14 +213,14 @@ pub async fn explain_quota(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
 
 pub fn is_quota(e: &anyhow::Error) -> bool {
     matches!(
-        e.downcast_ref::<NeonError>(),
+        crate::ctx::neon_error(&e),
         Some(NeonError::QuotaExceeded(_))
     )
 }
 
 fn is_failed_operation(e: &anyhow::Error) -> bool {
     matches!(
-        e.downcast_ref::<NeonError>(),
+        crate::ctx::neon_error(&e),
         Some(NeonError::OperationFailed { .. })
     )
 }

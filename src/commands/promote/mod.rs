@@ -51,7 +51,7 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure
     let step = "Snapshot of production (the rollback point)";
     let rollback_name = name(SnapshotKind::PrePromotion);
     let taken = take(ctx, step, &prod, &rollback_name, ttl, &[]).await;
-    let point = progress.check(step, taken).await?;
+    let point = progress.took(step, taken).await?;
     let rollback = snapshot_ref(&point);
     progress.undo_with(Some(&rollback));
     discard(

@@ -5,7 +5,7 @@
 //! the restore), never a guess from names alone.
 
 use super::super::Done;
-use super::super::replace::verify;
+use super::super::replace::{abandoned, verify};
 use super::super::snapshots::{self, Ours, snapshot_ref};
 use super::super::tidy::{self, Tidy};
 use crate::ctx::Ctx;
@@ -85,7 +85,7 @@ pub async fn rerun(
             let check = verify(ctx, &candidate, &prod.name, &replaced, None, false);
             let checked = ctx.step(format!("Verify {}", prod.name), check).await;
             if let Err(e) = checked {
-                return Err(unfinished(ctx, prod, &candidate, rollback, &e));
+                return Err(unfinished(ctx, prod, &candidate, rollback, &e, true));
             }
             ctx.runner.notice(&format!(
                 "commit {sha} was already promoted: production `{}` ({}) was restored from {}; nothing was promoted again",
@@ -112,6 +112,44 @@ pub async fn rerun(
             point.name
         ))));
     }
+    // An earlier try restored this commit's candidate but prod is not that branch: the
+    // restore's operation failed or was cancelled and left prod as it was (SPEC §3: never
+    // done, never repeated).
+    if !earlier.promoted_or_not.is_empty() && !ctx.dry_run() {
+        let ids: Vec<&str> = earlier
+            .promoted_or_not
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        let left = abandoned(ctx, &ids, "", prod).await.map_err(|e| {
+            Failure::from_message(format!(
+                "{e:#}; production is untouched; fix the cause and re-run"
+            ))
+        })?;
+        if let Some(branch) = left {
+            let from = branch.restored_from.as_deref().unwrap_or_default();
+            let candidate = earlier
+                .promoted_or_not
+                .iter()
+                .find(|c| c.id == from)
+                .expect("found by its id");
+            let rollback = earlier.points.first().map(snapshot_ref);
+            let cause = anyhow::anyhow!(
+                "its restore left branch `{}` ({}) restored from {} without finishing",
+                branch.name,
+                branch.id,
+                candidate.name
+            );
+            return Err(unfinished(
+                ctx,
+                prod,
+                &snapshot_ref(candidate),
+                rollback,
+                &cause,
+                false,
+            ));
+        }
+    }
     Ok(None)
 }
 
@@ -127,13 +165,15 @@ fn replaced_after(prod: &Branch, time: &str) -> bool {
 }
 
 /// An earlier try's restore of this commit's candidate did not finish (or cannot be verified):
-/// nothing is deleted or repeated; the user checks prod and rolls back if needed.
+/// nothing is deleted or repeated; the user checks prod and rolls back if needed. `renamed`:
+/// prod carries the unfinished restore; else prod looks as it was.
 fn unfinished(
     ctx: &Ctx,
     prod: &Branch,
     candidate: &SnapshotRef,
     rollback: Option<SnapshotRef>,
     cause: &anyhow::Error,
+    renamed: bool,
 ) -> Failure {
     let back = match &rollback {
         Some(r) => format!(
@@ -142,10 +182,23 @@ fn unfinished(
         ),
         None => "restore it from a snapshot of yours".into(),
     };
+    let state = if renamed {
+        format!(
+            "production `{}` is now {}, restored from that candidate, and may not hold complete data",
+            prod.name, prod.id
+        )
+    } else {
+        format!(
+            "production `{}` looks untouched (still {})",
+            prod.name, prod.id
+        )
+    };
     Failure {
         message: format!(
-            "An earlier try's restore of {} onto production did not complete: {cause:#}; production `{}` is now {}, restored from that candidate, and may not hold complete data; this run changed nothing; check `{}` in the Neon Console and, if it is not right, {back}",
-            candidate.name, prod.name, prod.id, prod.name
+            "An earlier try's restore of {} onto production did not complete: {cause:#}; {state}; this run changed nothing; check `{}` in the Neon Console and, if it is not right, {back}; a re-run of this event stops here too, so promote anew (a new push, or {}) once it is checked",
+            candidate.name,
+            prod.name,
+            ctx.config.command_hint("promote")
         ),
         rollback_snapshot: rollback,
     }
