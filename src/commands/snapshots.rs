@@ -213,14 +213,14 @@ pub async fn explain_quota(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
 
 pub fn is_quota(e: &anyhow::Error) -> bool {
     matches!(
-        crate::ctx::neon_error(&e),
+        crate::ctx::neon_error(e),
         Some(NeonError::QuotaExceeded(_))
     )
 }
 
 fn is_failed_operation(e: &anyhow::Error) -> bool {
     matches!(
-        crate::ctx::neon_error(&e),
+        crate::ctx::neon_error(e),
         Some(NeonError::OperationFailed { .. })
     )
 }
