@@ -3,12 +3,33 @@
 //! This is the only place a failure becomes an `::error::` line. `main` wires the real world
 //! into it; the simulation wires an emulated one.
 
+use std::time::Duration;
+
 use crate::commands::{self, Done};
 use crate::config::CommandName;
 use crate::ctx::Ctx;
 use crate::event::Route;
 use crate::outcome::{Failure, Outcome, Plan};
 use crate::render::{self, CommentInfo};
+
+/// The runner sends SIGKILL 10 s after SIGINT; we leave ourselves margin to report.
+const CANCEL_GRACE: Duration = Duration::from_millis(6500);
+
+/// [`run`], bounded after a cancel: a step abandons its wait at once; anything that is not a
+/// step gets `CANCEL_GRACE`, then the run ends with an error saying to check production.
+pub async fn run_cancellable(ctx: &Ctx, route: &Route, info: &CommentInfo) -> u8 {
+    tokio::select! {
+        biased;
+        code = run(ctx, route, info) => code,
+        () = async { ctx.cancel.cancelled().await; tokio::time::sleep(CANCEL_GRACE).await } => {
+            ctx.runner.error(
+                "neon-promote cancelled",
+                "the run was stopped before it could finish its current call; check the state of production in the Neon Console before re-running",
+            );
+            1
+        }
+    }
+}
 
 /// Runs a route to its end and returns the exit status (0 done or skipped, 1 failed).
 pub async fn run(ctx: &Ctx, route: &Route, info: &CommentInfo) -> u8 {

@@ -2,7 +2,6 @@
 //! reported here, before any Neon call; everything after is `app`'s.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -14,9 +13,6 @@ use neon_promote::neon::{NeonClient, NeonSettings};
 use neon_promote::render::CommentInfo;
 use neon_promote::runner::Runner;
 use neon_promote::{app, cli, http};
-
-/// The runner sends SIGKILL 10 s after SIGINT; we leave ourselves margin to report.
-const CANCEL_GRACE: Duration = Duration::from_millis(6500);
 
 fn main() -> ExitCode {
     let runner = Runner::from_env();
@@ -79,19 +75,8 @@ async fn run(config: Config, gh: Option<GitHubContext>, route: Route, runner: Ru
             return 1;
         }
     };
-    let ctx = context(http, config, gh, runner, cancel.clone());
-    tokio::select! {
-        biased;
-        code = app::run(&ctx, &route, &info) => code,
-        // A step abandons its wait on cancel; this bounds anything that is not a step.
-        () = async { cancel.cancelled().await; tokio::time::sleep(CANCEL_GRACE).await } => {
-            ctx.runner.error(
-                "neon-promote cancelled",
-                "the run was stopped before it could finish its current call; check the state of production in the Neon Console before re-running",
-            );
-            1
-        }
-    }
+    let ctx = context(http, config, gh, runner, cancel);
+    app::run_cancellable(&ctx, &route, &info).await
 }
 
 fn context(

@@ -26,6 +26,8 @@ pub struct Runner {
     debug: bool,
     secrets: Mutex<Vec<String>>,
     summary_written: Mutex<usize>,
+    /// Every output set, in order: for in-process tests and the simulation.
+    outputs: Mutex<Vec<(String, String)>>,
 }
 
 /// An open `::group::`, closed when dropped.
@@ -83,6 +85,7 @@ impl Runner {
             debug,
             secrets: Mutex::default(),
             summary_written: Mutex::new(0),
+            outputs: Mutex::default(),
         }
     }
 
@@ -161,6 +164,10 @@ impl Runner {
     /// A step output: to `$GITHUB_OUTPUT` (a heredoc with a random delimiter when the value
     /// has a line break), or printed as `name: value` outside Actions.
     pub fn set_output(&self, name: &str, value: &str) -> std::io::Result<()> {
+        self.outputs
+            .lock()
+            .expect("outputs lock")
+            .push((name.to_string(), value.to_string()));
         let Some(path) = &self.output_file else {
             self.raw(&format!("{name}: {}", neutralise(value)));
             return Ok(());
@@ -172,6 +179,11 @@ impl Runner {
             format!("{name}={value}\n")
         };
         append(path, &entry)
+    }
+
+    /// The outputs set so far, in order (a later value of a name wins, as on the runner).
+    pub fn outputs(&self) -> Vec<(String, String)> {
+        self.outputs.lock().expect("outputs lock").clone()
     }
 
     /// Appends Markdown to the job summary (a no-op without `$GITHUB_STEP_SUMMARY`), redacted
