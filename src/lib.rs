@@ -11,7 +11,5 @@ pub mod http;
 pub mod naming;
 pub mod neon;
 pub mod outcome;
-pub mod poll;
 pub mod render;
-pub mod retry;
 pub mod runner;

@@ -10,7 +10,7 @@ use neon_promote::config::{Config, UsageError};
 use neon_promote::ctx::Ctx;
 use neon_promote::event::{self, GithubContext, Route};
 use neon_promote::github::GitHub;
-use neon_promote::neon::{NeonClient, NeonSettings};
+use neon_promote::neon::{Clock, NeonClient, NeonSettings};
 use neon_promote::outcome::Outcome;
 use neon_promote::render::{self, CommentInfo};
 use neon_promote::runner::Runner;
@@ -131,6 +131,8 @@ fn context(
             api_key: config.api_key.clone(),
             project_id: config.project_id.clone(),
             timeout: config.timeout,
+            clock: Clock::system(),
+            on_progress: None,
         },
     );
     // Without a token or a repository there is nobody to comment to; a bad token is a warning.
