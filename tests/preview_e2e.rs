@@ -101,7 +101,7 @@ fn dev_id(emu: &Emulator) -> String {
 fn neon_requests(emu: &Emulator) -> Vec<String> {
     emu.requests_to(Api::Neon)
         .into_iter()
-        .filter(|r| !(r.method == "GET" && r.path.contains("/operations/")))
+        .filter(|r| !(r.method == "GET" && r.path.contains("/operations")))
         .map(|r| format!("{} {} {}", r.status, r.method, r.path))
         .collect()
 }

@@ -64,7 +64,7 @@ struct Inner {
     api_host: String,
     api_key: String,
     project_id: String,
-    pub timeout: Duration,
+    timeout: Duration,
     on_progress: Option<ProgressHook>,
 }
 
@@ -157,8 +157,8 @@ impl NeonClient {
         }
     }
 
-    /// An idempotent read within `timeout`.
-    pub(super) fn read<'a>(&self, what: &'a str) -> Call<'a> {
+    /// A call that may be repeated after any failure, within `timeout`.
+    pub(super) fn idempotent<'a>(&self, what: &'a str) -> Call<'a> {
         Call {
             what,
             idempotent: true,
@@ -176,7 +176,7 @@ impl NeonClient {
         query: Vec<(&'static str, String)>,
     ) -> Result<T, NeonError> {
         let req = self.request(Method::Get, segments, query, None);
-        parse(what, &self.fetch(&req, self.read(what)).await?)
+        parse(what, &self.fetch(&req, self.idempotent(what)).await?)
     }
 
     /// One request under the retry policy, through the governor: the body of its 2xx.

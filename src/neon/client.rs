@@ -68,7 +68,7 @@ impl NeonClient {
         while let Some(query) = pages.next_query(&base) {
             let what = "search branches";
             let req = self.request(Method::Get, &["branches"], query, None);
-            let bytes = self.fetch(&req, self.read(what)).await?;
+            let bytes = self.fetch(&req, self.idempotent(what)).await?;
             let page = search::read_page(name_or_id, &bytes).map_err(|e| unreadable(what, e))?;
             if page.hit.is_some() {
                 return Ok(page.hit);
@@ -185,11 +185,8 @@ impl NeonClient {
     ) -> Result<WithOps<Branch>, NeonError> {
         let body = json!({ "branch": req });
         let patch = self.request(Method::Patch, &["branches", id], Vec::new(), Some(body));
-        let call = Call {
-            idempotent: true,
-            ..self.read("update branch")
-        };
-        parse(call.what, &self.fetch(&patch, call).await?)
+        let what = "update branch";
+        parse(what, &self.fetch(&patch, self.idempotent(what)).await?)
     }
 
     /// Deletes a branch; a 404 is `Err(NotFound)`. After an ambiguous failure a branch that is
@@ -199,10 +196,7 @@ impl NeonClient {
         let answer: OpsOnly = self
             .post_once("delete branch", &delete, move |since| async move {
                 match self.get_branch(id).await {
-                    Err(NeonError::NotFound(_)) => Ok(Some(OpsOnly {
-                        value: None,
-                        operations: self.operations_of(&[id], since).await?,
-                    })),
+                    Err(NeonError::NotFound(_)) => self.applied(Some(None), &[id], since).await,
                     Err(e) => Err(e),
                     Ok(_) => Ok(None),
                 }
@@ -221,13 +215,8 @@ impl NeonClient {
         let post = self.request(Method::Post, &["endpoints"], Vec::new(), Some(body));
         self.post_once("create endpoint", &post, move |since| async move {
             let endpoints = self.list_endpoints(branch_id).await?;
-            match endpoints.into_iter().find(|e| e.kind == kind) {
-                Some(value) => Ok(Some(WithOps {
-                    value,
-                    operations: self.operations_of(&[branch_id], since).await?,
-                })),
-                None => Ok(None),
-            }
+            let found = endpoints.into_iter().find(|e| e.kind == kind);
+            self.applied(found, &[branch_id], since).await
         })
         .await
     }
@@ -251,13 +240,8 @@ impl NeonClient {
         );
         self.post_once("create snapshot", &post, move |since| async move {
             let snapshots = self.list_snapshots().await?;
-            match snapshots.into_iter().find(|s| s.name == name) {
-                Some(value) => Ok(Some(WithOps {
-                    value,
-                    operations: self.operations_of(&[branch_id], since).await?,
-                })),
-                None => Ok(None),
-            }
+            let found = snapshots.into_iter().find(|s| s.name == name);
+            self.applied(found, &[branch_id], since).await
         })
         .await
     }
@@ -283,13 +267,13 @@ impl NeonClient {
                 b.restored_from.as_deref() == Some(snapshot_id)
                     && Some(&b.id) != req.target_branch_id.as_ref()
             });
-            let Some(value) = restored else {
+            let Some(branch) = restored else {
                 return Ok(None);
             };
-            let mut ids = vec![value.id.as_str()];
-            ids.extend(req.target_branch_id.as_deref());
-            let operations = self.operations_of(&ids, since).await?;
-            Ok(Some(WithOps { value, operations }))
+            let new_id = branch.id.clone();
+            let ids = [Some(new_id.as_str()), req.target_branch_id.as_deref()];
+            let ids: Vec<&str> = ids.into_iter().flatten().collect();
+            self.applied(Some(branch), &ids, since).await
         })
         .await
     }
@@ -347,6 +331,21 @@ impl NeonClient {
         };
         let page: OperationPage = parse(call.what, &self.fetch(&req, call).await?)?;
         Ok(page.operations)
+    }
+
+    /// What a re-read `found` of an ambiguous mutation, with the operations it started on
+    /// `branch_ids`; `None` when it was not applied.
+    async fn applied<T>(
+        &self,
+        found: Option<T>,
+        branch_ids: &[&str],
+        since: Timestamp,
+    ) -> Result<Option<WithOps<T>>, NeonError> {
+        let Some(value) = found else {
+            return Ok(None);
+        };
+        let operations = self.operations_of(branch_ids, since).await?;
+        Ok(Some(WithOps { value, operations }))
     }
 
     /// Running operations on any of these branches (to wait for after a re-read). Operations
