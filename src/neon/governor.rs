@@ -260,15 +260,18 @@ impl State {
 }
 
 /// `Retry-After`: delay-seconds or an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`); a date in
-/// the past is zero.
+/// the past is zero, and anything past a year is a year (as good as never, and no overflow).
 pub(super) fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    const YEAR: u64 = 366 * 24 * 3600;
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let secs = at.as_second().saturating_sub(now.as_second());
-    Some(Duration::from_secs(secs.max(0) as u64))
+    let secs = match value.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => {
+            let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+            at.as_second().saturating_sub(now.as_second()).max(0) as u64
+        }
+    };
+    Some(Duration::from_secs(secs.min(YEAR)))
 }
 
 #[cfg(test)]

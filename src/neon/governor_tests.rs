@@ -27,6 +27,8 @@ fn retry_after_seconds_and_http_date() {
     let past: jiff::Timestamp = "1994-11-07T00:00:00Z".parse().unwrap();
     assert_eq!(parse_retry_after(date, past), Some(Duration::ZERO));
     assert_eq!(parse_retry_after("soon", now), None);
+    let never = parse_retry_after("99999999999999", now).unwrap();
+    assert_eq!(never, Duration::from_secs(366 * 24 * 3600));
 }
 
 #[tokio::test(start_paused = true)]
