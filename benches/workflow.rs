@@ -82,12 +82,13 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Neon requests of one run, split into polls (`GET …/operations/…`) and the rest.
+/// Neon requests of one run, split into polls (`GET …/operations/…`, or the operations list
+/// that polls several at once) and the rest.
 fn count(requests: &[LoggedRequest]) -> (usize, usize) {
     let neon: Vec<_> = requests.iter().filter(|r| r.api == Api::Neon).collect();
     let polls = neon
         .iter()
-        .filter(|r| r.method == "GET" && r.path.contains("/operations/"))
+        .filter(|r| r.method == "GET" && r.path.contains("/operations"))
         .count();
     (neon.len() - polls, polls)
 }

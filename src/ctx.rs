@@ -34,14 +34,12 @@ pub struct StepRecord {
 #[error("cancelled during: {0}")]
 pub struct Cancelled(pub String);
 
-/// A call Neon accepted whose operations were not seen to finish: what it made, and why.
+/// What a call Neon accepted made, attached to the error of a step that then failed or was
+/// cancelled while waiting for its operations (the thing exists; the caller decides what it
+/// is worth).
 #[derive(Debug, thiserror::Error)]
-#[error("{cause}")]
-pub struct Unfinished {
-    pub sent: Sent,
-    #[source]
-    pub cause: NeonError,
-}
+#[error("Neon accepted the call, but its operations were not seen to finish")]
+pub struct Made(pub Sent);
 
 /// The Neon error behind an error, wherever it sits in the chain.
 pub fn neon_error(e: &anyhow::Error) -> Option<&NeonError> {
@@ -142,18 +140,20 @@ impl Ctx {
         if self.record(&call) {
             return Ok(None);
         }
-        self.step(label, async {
-            let sent = call.send(&self.neon).await?;
-            match self.neon.wait(&sent.operations).await {
-                Ok(()) => Ok(sent.value),
-                Err(cause) => Err(anyhow::Error::new(Unfinished {
-                    sent: sent.value,
-                    cause,
-                })),
-            }
-        })
-        .await
-        .map(Some)
+        let made = Mutex::new(None);
+        let result = self
+            .step(label, async {
+                let sent = call.send(&self.neon).await?;
+                *made.lock().expect("made lock") = Some(sent.value.clone());
+                self.neon.wait(&sent.operations).await?;
+                Ok::<_, anyhow::Error>(sent.value)
+            })
+            .await;
+        match (result, made.into_inner().expect("made lock")) {
+            (Ok(value), _) => Ok(Some(value)),
+            (Err(e), Some(sent)) => Err(e.context(Made(sent))),
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// [`Ctx::apply`] without the wait: the caller waits for the operations itself (a preview

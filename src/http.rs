@@ -1,7 +1,7 @@
 //! The one HTTP client, shared by the Neon client and octocrab. It owns TLS (rustls with the
 //! ring provider and the embedded web PKI roots), DNS (hickory, pure Rust), the User-Agent and
 //! the timeouts, so the static binary works in a `scratch` image with no CA bundle and no NSS.
-//! It owns no retry policy (`crate::retry`) and no API knowledge.
+//! It owns no retry policy (the Neon client has the one policy, `neon::retry`) and no API knowledge.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,7 +9,7 @@ use neon_promote::config::{Config, UsageError};
 use neon_promote::ctx::Ctx;
 use neon_promote::event::{self, GitHubContext, Route};
 use neon_promote::github::GitHub;
-use neon_promote::neon::{NeonClient, NeonSettings};
+use neon_promote::neon::{Clock, NeonClient, NeonSettings};
 use neon_promote::render::CommentInfo;
 use neon_promote::runner::Runner;
 use neon_promote::{app, cli, http};
@@ -93,6 +93,8 @@ fn context(
             api_key: config.api_key.expose().to_string(),
             project_id: config.project_id.clone(),
             timeout: config.timeout,
+            clock: Clock::system(),
+            on_progress: None,
         },
     );
     // Without a token or a repository there is nobody to comment to; a bad token is a warning.

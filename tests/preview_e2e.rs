@@ -91,7 +91,7 @@ fn branch(emu: &Emulator, name: &str) -> Option<(String, Option<String>, Option<
 fn neon_requests(emu: &Emulator) -> Vec<String> {
     emu.requests_to(Api::Neon)
         .into_iter()
-        .filter(|r| !(r.method == "GET" && r.path.contains("/operations/")))
+        .filter(|r| !(r.method == "GET" && r.path.contains("/operations")))
         .map(|r| format!("{} {} {}", r.status, r.method, r.path))
         .collect()
 }

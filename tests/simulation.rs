@@ -53,6 +53,9 @@ fn check(from: u64, count: u64) {
         failures.len(),
         started.elapsed().as_secs_f64()
     );
+    for f in &failures {
+        println!("{}", f.lines().take(2).collect::<Vec<_>>().join(" | "));
+    }
     if let Some(first) = failures.first() {
         panic!("{} of {count} seeds broke an invariant; the first:\n{first}", failures.len());
     }

@@ -6,7 +6,7 @@
 use super::Done;
 use super::replace::Progress;
 use super::roots::{find_prod, prod_label};
-use super::snapshots::{snapshot_ref, take};
+use super::snapshots::{Spare, snapshot_ref, take};
 use super::tidy::Tidy;
 use crate::ctx::Ctx;
 use crate::naming::checkpoint_name;
@@ -18,7 +18,7 @@ pub async fn checkpoint(ctx: &Ctx, sha: Option<&str>) -> Result<Done, Failure> {
     let name = checkpoint_name(&ctx.config.checkpoint_name, ctx.now(), sha);
     let step = "Snapshot of production (the checkpoint)";
     let ttl = &ctx.config.rollback_snapshot_ttl;
-    let taken = take(ctx, step, &prod, &name, ttl, &[]).await;
+    let taken = take(ctx, step, &prod, &name, ttl, Spare { keep: &[], of: &prod.id }).await;
     let snapshot = snapshot_ref(&progress.took(step, taken).await?);
     Ok(Done {
         outcome: Outcome::Checkpoint(Checkpoint {
@@ -26,6 +26,9 @@ pub async fn checkpoint(ctx: &Ctx, sha: Option<&str>) -> Result<Done, Failure> {
             prod: super::branch_ref(&prod),
             expires_at: super::expires_at(ttl, ctx.now()),
         }),
-        tidy: vec![Tidy::Prune { keep: snapshot }],
+        tidy: vec![Tidy::Prune {
+            keep: snapshot,
+            prod: prod.id.clone(),
+        }],
     })
 }

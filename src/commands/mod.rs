@@ -139,7 +139,7 @@ pub fn advice(ctx: &Ctx, error: &anyhow::Error) -> Option<String> {
     let config = &ctx.config;
     let neon = crate::ctx::neon_error(error)?;
     Some(match neon {
-        NeonError::Unauthorized(_) => format!(
+        NeonError::Unauthorized { .. } => format!(
             "check {}: it must be a Neon API key of the organisation that owns project `{}`",
             config.input("api_key"),
             config.project_id

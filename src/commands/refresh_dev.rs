@@ -5,7 +5,7 @@
 
 use super::replace::Progress;
 use super::roots::{find_prod, require_dev, settle};
-use super::snapshots::{self, delete, snapshot_ref, take};
+use super::snapshots::{self, Spare, delete, snapshot_ref, take};
 use super::tidy::{self, Tidy};
 use super::{Done, branch_ref};
 use crate::ctx::Ctx;
@@ -36,7 +36,7 @@ pub async fn refresh_dev(ctx: &Ctx) -> Result<Done, Failure> {
     let name = SnapshotName::new(SnapshotKind::DevRefresh, ctx.now(), None, None).to_string();
     // It becomes dev's baseline, so it lives as long as a rollback point.
     let ttl = &ctx.config.rollback_snapshot_ttl;
-    let taken = take(ctx, step, &prod, &name, ttl, &[]).await;
+    let taken = take(ctx, step, &prod, &name, ttl, Spare { keep: &[], of: &prod.id }).await;
     let snapshot = snapshot_ref(&progress.check(step, taken).await?);
     let label = format!("Restore production onto {}", dev.name);
     let new_dev = progress
@@ -46,7 +46,7 @@ pub async fn refresh_dev(ctx: &Ctx) -> Result<Done, Failure> {
         old_id: dev.id.clone(),
         new: new_dev.clone(),
     }];
-    tidy.extend(tidy::baseline(&all, &snapshot));
+    tidy.extend(tidy::baseline(&snapshot));
     Ok(Done {
         outcome: Outcome::RefreshDev(RefreshDev {
             prod_snapshot: snapshot,

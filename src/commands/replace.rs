@@ -15,7 +15,7 @@ use anyhow::anyhow;
 use super::plan::Call;
 use super::{advice, failure};
 use crate::ctx::{Cancelled, Ctx};
-use crate::neon::{Branch, NeonError, OperationStatus, RestoreSnapshot};
+use crate::neon::{Branch, NeonError, RestoreSnapshot};
 use crate::outcome::{Failure, SnapshotRef};
 
 /// How long a failing run may spend reading back what an interrupted restore did.
@@ -278,10 +278,13 @@ pub struct Unverified {
     pub restore_failed: bool,
 }
 
-/// After a finalized restore the target's id changes: find it again by `name` and check that
-/// it is the branch our restore made (from `snapshot`, replacing `replaced`) and that the
-/// restore finished. `restored` is the id the restore answered with, when it answered;
-/// `ops_finished` says its operations were already seen to finish.
+/// After a finalized restore the target's id changes: read the branch the restore made (by
+/// its id, `restored`, when the restore answered with one; else by `name`) and check that it
+/// now carries the target's name, was restored from `snapshot`, replaced `replaced`, is ready,
+/// and that every operation of the restore finished (`ops_finished`: already seen to).
+//
+// A GET of one branch is current; a list (the name search) may lag a mutation by a read, and
+// a stale answer right after the restore would look like a restore that never happened.
 pub async fn verify(
     ctx: &Ctx,
     snapshot: &SnapshotRef,
@@ -290,12 +293,17 @@ pub async fn verify(
     restored: Option<&str>,
     ops_finished: bool,
 ) -> anyhow::Result<Branch> {
-    let now = ctx
-        .neon
-        .find_branch(name)
-        .await?
-        .filter(|b| b.name == name)
-        .ok_or_else(|| anyhow!("`{name}` no longer exists after the restore"))?;
+    let now = match restored {
+        Some(id) => Some(ctx.neon.get_branch(id).await?),
+        None => ctx.neon.find_branch(name).await?,
+    }
+    .filter(|b| b.name == name)
+    .ok_or_else(|| {
+        anyhow!(
+            "`{name}` is not the branch the restore made ({}) after it",
+            restored.unwrap_or("unknown")
+        )
+    })?;
     let unverified = |reason: String, restore_failed| Unverified {
         reason,
         restore_failed,
@@ -303,7 +311,6 @@ pub async fn verify(
     if now.id == replaced
         || now.restored_from.as_deref() != Some(snapshot.id.as_str())
         || now.restored_as.as_deref() != Some(replaced)
-        || restored.is_some_and(|id| id != now.id)
     {
         return Err(unverified(
             format!(
@@ -370,19 +377,15 @@ pub async fn restore_finished(ctx: &Ctx, branch_id: &str) -> anyhow::Result<bool
 async fn restore_status(ctx: &Ctx, branch_id: &str) -> anyhow::Result<Option<String>> {
     let ops = ctx.neon.branch_operations(branch_id).await?;
     if let Some(bad) = ops.iter().find(|op| op.status.is_failure()) {
-        return Ok(Some(format!("{} ({})", status_word(bad.status), bad.id)));
+        return Ok(Some(format!("{} ({})", bad.status, bad.id)));
     }
     let running: Vec<_> = ops
         .into_iter()
-        .filter(|op| !op.status.is_terminal())
+        .filter(|op| op.status.is_running())
         .collect();
     match ctx.neon.wait(&running).await {
         Ok(()) => Ok(None),
         Err(NeonError::OperationFailed { id, status, .. }) => Ok(Some(format!("{status} ({id})"))),
         Err(e) => Err(e.into()),
     }
-}
-
-fn status_word(status: OperationStatus) -> String {
-    format!("{status:?}").to_lowercase()
 }

@@ -13,7 +13,7 @@ use anyhow::anyhow;
 
 use super::replace::{Progress, abandoned, verify};
 use super::roots::{find_prod, prod_label, settle};
-use super::snapshots::{self, delete, snapshot_ref, take};
+use super::snapshots::{self, Spare, delete, snapshot_ref, take};
 use super::tidy::Tidy;
 use super::{Done, branch_ref, snapshot_pull};
 use crate::ctx::Ctx;
@@ -30,6 +30,7 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
     let target = snapshot_ref(chosen);
     let pr = snapshot_pull(ctx, chosen).await;
     let run = ctx.github_run.as_ref().and_then(|g| g.run_id);
+    let started = ctx.now();
     // This run's earlier attempts (a re-run keeps the run id): their rollback points.
     let earlier: Vec<&Snapshot> = snapshots::ours(&all)
         .into_iter()
@@ -65,18 +66,14 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
     let name = SnapshotName::new(SnapshotKind::PreRollback, ctx.now(), None, None)
         .with_run(run)
         .to_string();
-    let taken = take(
-        ctx,
-        step,
-        &prod,
-        &name,
-        &ctx.config.rollback_snapshot_ttl,
-        &[],
-    )
-    .await;
+    let spare = Spare { keep: &[], of: &prod.id };
+    let taken = take(ctx, step, &prod, &name, &ctx.config.rollback_snapshot_ttl, spare).await;
     let undo = snapshot_ref(&progress.took(step, taken).await?);
     progress.undo_with(Some(&undo));
-    for stale in &earlier {
+    // Only what was made before this attempt started: a twin attempt may have just taken
+    // the rest.
+    let before = |s: &&&Snapshot| s.created_at.parse::<jiff::Timestamp>().is_ok_and(|t| t < started);
+    for stale in earlier.iter().filter(before) {
         let label = format!("Delete an earlier attempt's rollback point {}", stale.name);
         if let Err(e) = delete(ctx, &label, &snapshot_ref(stale)).await {
             ctx.warn(format!("could not delete {}: {e:#}", stale.id));
@@ -101,11 +98,14 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
             previous_prod_id: prod.id.clone(),
         }),
         tidy: vec![
+            Tidy::Prune {
+                keep: undo,
+                prod: new_prod.id.clone(),
+            },
             Tidy::RetireOld {
                 old_id: prod.id.clone(),
                 new: new_prod,
             },
-            Tidy::Prune { keep: undo },
         ],
     })
 }
@@ -196,7 +196,10 @@ async fn finish(
                 why: "an earlier attempt's rollback point".into(),
             }),
     );
-    tidy.push(Tidy::Prune { keep: undo.clone() });
+    tidy.push(Tidy::Prune {
+        keep: undo.clone(),
+        prod: prod.id.clone(),
+    });
     Ok(Done {
         outcome: Outcome::Rollback(Rollback {
             pr,

@@ -6,7 +6,8 @@
 use anyhow::{anyhow, bail};
 
 use crate::ctx::Ctx;
-use crate::neon::Branch;
+use crate::ctx::neon_error;
+use crate::neon::{Branch, NeonError};
 
 /// How production is named in messages before it is found.
 pub fn prod_label(ctx: &Ctx) -> &str {
@@ -16,10 +17,7 @@ pub fn prod_label(ctx: &Ctx) -> &str {
 /// Production: the `prod_branch` input (name or id), else the project's default branch.
 pub async fn find_prod(ctx: &Ctx) -> anyhow::Result<Branch> {
     let prod = match &ctx.config.prod_branch {
-        None => {
-            ctx.step("Find production", ctx.neon.default_branch())
-                .await?
-        }
+        None => default_branch(ctx).await?,
         Some(name) => resolve(ctx, "Find production", name)
             .await?
             .ok_or_else(|| {
@@ -68,14 +66,54 @@ pub fn missing_dev(ctx: &Ctx) -> anyhow::Error {
     )
 }
 
-/// The branch whose name or id is `name_or_id`. One given by id that a finalized restore
-/// replaced is refused: it holds the data from before that restore.
+/// The project's default branch, confirmed by a read of it.
+async fn default_branch(ctx: &Ctx) -> anyhow::Result<Branch> {
+    for _ in 0..CONFIRMATIONS {
+        let listed = ctx.step("Find production", ctx.neon.default_branch()).await?;
+        let fresh = confirm(ctx, &listed).await?;
+        if let Some(fresh) = fresh.filter(|b| b.default) {
+            return Ok(fresh);
+        }
+    }
+    bail!("the project's default branch kept changing while it was being read; re-run")
+}
+
+/// How many times a lookup through a list is tried before a branch that keeps changing
+/// under it is an error.
+const CONFIRMATIONS: usize = 3;
+
+/// The branch as it is now (a GET of one branch is current, a list may lag a mutation by a
+/// read); `None` when it is gone.
+async fn confirm(ctx: &Ctx, listed: &Branch) -> anyhow::Result<Option<Branch>> {
+    let label = format!("Read {}", listed.name);
+    match ctx.step(label, ctx.neon.get_branch(&listed.id)).await {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if matches!(neon_error(&e), Some(NeonError::NotFound(_))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The branch whose name or id is `name_or_id`, as it is now. One given by id that a
+/// finalized restore replaced is refused: it holds the data from before that restore.
 async fn resolve(ctx: &Ctx, label: &str, name_or_id: &str) -> anyhow::Result<Option<Branch>> {
-    let Some(found) = ctx
-        .step(label.to_string(), ctx.neon.find_branch(name_or_id))
-        .await?
-    else {
-        return Ok(None);
+    let mut found = None;
+    for _ in 0..CONFIRMATIONS {
+        let Some(listed) = ctx
+            .step(label.to_string(), ctx.neon.find_branch(name_or_id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        // Still the branch the list named, under the same name or id?
+        found = confirm(ctx, &listed)
+            .await?
+            .filter(|b| b.name == name_or_id || b.id == name_or_id);
+        if found.is_some() {
+            break;
+        }
+    }
+    let Some(found) = found else {
+        bail!("branch `{name_or_id}` kept changing while it was being read; re-run");
     };
     if found.name == name_or_id || found.id != name_or_id {
         return Ok(Some(found));

@@ -8,7 +8,7 @@ use super::plan::Call;
 use super::refresh_dev::discard_leftovers;
 use super::replace::Progress;
 use super::roots::{find_dev, find_prod, prod_label, settle};
-use super::snapshots::{snapshot_ref, take};
+use super::snapshots::{Spare, snapshot_ref, take};
 use super::tidy::{self, Tidy, protect};
 use super::{Done, branch_ref};
 use crate::ctx::Ctx;
@@ -66,7 +66,7 @@ pub async fn setup(ctx: &Ctx) -> Result<Done, Failure> {
         .filter(|s| {
             SnapshotName::parse(&s.name).is_some_and(|n| n.kind == SnapshotKind::DevRefresh)
         })
-        .and_then(|s| tidy::baseline(&all, &s))
+        .and_then(|s| tidy::baseline(&s))
         .into_iter()
         .collect();
     Ok(Done {
@@ -89,7 +89,9 @@ async fn create_dev(
 ) -> anyhow::Result<(Branch, crate::outcome::SnapshotRef)> {
     let name = SnapshotName::new(SnapshotKind::DevRefresh, ctx.now(), None, None).to_string();
     let ttl = &ctx.config.rollback_snapshot_ttl;
-    let snapshot = snapshot_ref(&take(ctx, "Snapshot of production", prod, &name, ttl, &[]).await?);
+    let spare = Spare { keep: &[], of: &prod.id };
+    let taken = take(ctx, "Snapshot of production", prod, &name, ttl, spare).await?;
+    let snapshot = snapshot_ref(&taken);
     let dev_name = &ctx.config.dev_branch;
     let call = Call::Restore {
         snapshot_id: snapshot.id.clone(),

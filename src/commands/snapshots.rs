@@ -9,7 +9,7 @@ use super::expires_at;
 use super::plan::Call;
 use crate::commands::plan::Sent;
 use crate::config::Expiry;
-use crate::ctx::{Cancelled, Ctx, Unfinished};
+use crate::ctx::{Cancelled, Ctx, Made};
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::{Branch, NeonError, Snapshot};
 use crate::outcome::SnapshotRef;
@@ -48,18 +48,27 @@ pub fn baseline(all: &[Snapshot]) -> Option<&Snapshot> {
         .map(|o| o.snapshot)
 }
 
+/// Rollback points that retention and quota relief leave alone: the ones just taken (`keep`,
+/// ids), and every one of the current prod (`of`): another run may be about to restore with
+/// it. They still count toward `rollback_snapshots_kept`.
+#[derive(Debug, Clone, Copy)]
+pub struct Spare<'a> {
+    pub keep: &'a [&'a str],
+    pub of: &'a str,
+}
+
 /// Takes a snapshot of a root branch and waits for it. When the quota refuses it, our own
-/// oldest rollback points beyond `rollback_snapshots_kept` (counting this one, and never
-/// `keep`) are deleted and it is tried once more; still refused, the error lists what holds
-/// the quota. A snapshot whose operation failed is deleted again, so nothing reuses it.
-/// In a dry run, a placeholder with the name and no id.
+/// oldest rollback points beyond `rollback_snapshots_kept` (counting this one, never `spare`)
+/// are deleted and it is tried once more; still refused, the error lists what holds the
+/// quota. A snapshot whose operation failed is deleted again, so nothing reuses it. In a dry
+/// run, a placeholder with the name and no id.
 pub async fn take(
     ctx: &Ctx,
     label: &str,
     branch: &Branch,
     name: &str,
     ttl: &Expiry,
-    keep: &[&SnapshotRef],
+    spare: Spare<'_>,
 ) -> anyhow::Result<Snapshot> {
     let call = Call::Snapshot {
         branch_id: branch.id.clone(),
@@ -68,7 +77,7 @@ pub async fn take(
     };
     let first = ctx.apply(label, call.clone()).await;
     let taken = match first {
-        Err(e) if is_quota(&e) => match relieve_quota(ctx, keep).await {
+        Err(e) if is_quota(&e) => match relieve_quota(ctx, spare).await {
             Ok(freed) if freed > 0 => ctx.apply(format!("{label} (again)"), call).await,
             Ok(_) => Err(e),
             Err(list_err) => {
@@ -91,20 +100,10 @@ pub async fn take(
 /// nothing and is deleted again; one whose wait failed or was cancelled may be good, so the
 /// error carries it (`Dangling`) for the run to name and output.
 async fn not_seen_to_finish(ctx: &Ctx, e: anyhow::Error, name: &str) -> anyhow::Error {
-    let made = match e.downcast_ref::<Unfinished>() {
-        Some(Unfinished {
-            sent: Sent::Snapshot(s),
-            ..
-        }) => Some(s.clone()),
-        // Cancelled mid-call: look it up, briefly (the run is stopping).
-        _ if e.is::<Cancelled>() => {
-            let read =
-                tokio::time::timeout(std::time::Duration::from_secs(2), ctx.neon.list_snapshots());
-            match read.await {
-                Ok(Ok(all)) => all.into_iter().find(|s| s.name == name),
-                _ => None,
-            }
-        }
+    let made = match e.downcast_ref::<Made>() {
+        Some(Made(Sent::Snapshot(s))) => Some(s.clone()),
+        // Cancelled before Neon's answer came: it may exist; look, briefly (the run is stopping).
+        _ if e.is::<Cancelled>() => find_briefly(ctx, name).await,
         _ => None,
     };
     let Some(made) = made else { return e };
@@ -121,6 +120,25 @@ async fn not_seen_to_finish(ctx: &Ctx, e: anyhow::Error, name: &str) -> anyhow::
     e.context(Dangling(snapshot_ref(&made)))
 }
 
+/// Our snapshot named `name`, if a read within two seconds finds it (read twice: a list may
+/// lag the mutation that made it by one read).
+async fn find_briefly(ctx: &Ctx, name: &str) -> Option<Snapshot> {
+    let look = async {
+        for _ in 0..2 {
+            if let Ok(all) = ctx.neon.list_snapshots().await
+                && let Some(found) = all.into_iter().find(|s| s.name == name)
+            {
+                return Some(found);
+            }
+        }
+        None
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), look)
+        .await
+        .ok()
+        .flatten()
+}
+
 /// A snapshot a failed step made, which exists and may hold the branch's state: a failed run
 /// names it and outputs it as its rollback point.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,15 +146,14 @@ async fn not_seen_to_finish(ctx: &Ctx, e: anyhow::Error, name: &str) -> anyhow::
 pub struct Dangling(pub SnapshotRef);
 
 /// Deletes our own oldest rollback points until at most `rollback_snapshots_kept` remain,
-/// counting the one about to be taken (or `keep`, just taken). Returns how many went.
-async fn relieve_quota(ctx: &Ctx, keep: &[&SnapshotRef]) -> anyhow::Result<usize> {
+/// counting the one about to be taken (or one just taken). Returns how many went.
+async fn relieve_quota(ctx: &Ctx, spare: Spare<'_>) -> anyhow::Result<usize> {
     let all = ctx
         .step("List snapshots", ctx.neon.list_snapshots())
         .await?;
-    let kept = ctx.config.rollback_snapshots_kept;
-    // The snapshot being taken is one of ours; if a rollback point was just taken, it counts.
-    let room = kept.saturating_sub(1);
-    let doomed = surplus(&all, room, keep);
+    // The snapshot being taken (or the rollback point just taken) counts as one.
+    let room = ctx.config.rollback_snapshots_kept.saturating_sub(1);
+    let doomed = surplus(&all, room, spare);
     let mut freed = 0;
     for s in doomed {
         let label = format!("Delete the old rollback point {} (quota)", s.name);
@@ -151,42 +168,47 @@ async fn relieve_quota(ctx: &Ctx, keep: &[&SnapshotRef]) -> anyhow::Result<usize
     Ok(freed)
 }
 
-/// Our rollback points beyond the `room` newest (not counting `keep`), oldest first.
-pub fn surplus(all: &[Snapshot], room: usize, keep: &[&SnapshotRef]) -> Vec<SnapshotRef> {
-    let kept_ids: Vec<&str> = keep.iter().map(|k| k.id.as_str()).collect();
-    let points: Vec<&Snapshot> = ours(all)
+/// Our rollback points beyond the `room` newest other than `spare.keep`, oldest first; spared
+/// points take room but are never among them.
+pub fn surplus(all: &[Snapshot], room: usize, spare: Spare<'_>) -> Vec<SnapshotRef> {
+    let mut doomed: Vec<SnapshotRef> = ours(all)
         .into_iter()
-        .filter(|o| o.name.kind.is_rollback_point())
+        .filter(|o| o.name.kind.is_rollback_point() && !spare.keep.contains(&o.snapshot.id.as_str()))
         .map(|o| o.snapshot)
-        .filter(|s| !kept_ids.contains(&s.id.as_str()))
+        .enumerate()
+        .filter(|(i, s)| *i >= room && s.source_branch_id.as_deref() != Some(spare.of))
+        .map(|(_, s)| snapshot_ref(s))
         .collect();
-    points
-        .iter()
-        .skip(room)
-        .rev()
-        .map(|s| snapshot_ref(s))
-        .collect()
+    doomed.reverse();
+    doomed
 }
 
 /// After a verified promotion or rollback: our rollback points beyond `rollback_snapshots_kept`
-/// (counting `just_taken`), oldest first. Deletion failures are warnings.
-pub async fn prune(ctx: &Ctx, just_taken: &SnapshotRef) -> anyhow::Result<Vec<SnapshotRef>> {
-    let all = ctx
-        .step("List snapshots", ctx.neon.list_snapshots())
-        .await?;
+/// (counting `just_taken`; never one of `prod`, the current production), oldest first, from
+/// the list `all`. Deletion failures are warnings.
+pub async fn prune(
+    ctx: &Ctx,
+    all: &[Snapshot],
+    just_taken: &SnapshotRef,
+    prod: &str,
+) -> Vec<SnapshotRef> {
     let room = ctx.config.rollback_snapshots_kept.saturating_sub(1);
+    let spare = Spare {
+        keep: &[just_taken.id.as_str()],
+        of: prod,
+    };
     let mut deleted = Vec::new();
-    for s in surplus(&all, room, &[just_taken]) {
+    for s in surplus(all, room, spare) {
         let label = format!("Delete the old rollback point {}", s.name);
         match delete(ctx, &label, &s).await {
             Ok(()) => deleted.push(s),
             Err(e) => ctx.warn(format!(
-                "could not delete the old rollback point {}: {e:#}",
+                "clean-up: could not delete the old rollback point {}: {e:#}",
                 s.id
             )),
         }
     }
-    Ok(deleted)
+    deleted
 }
 
 /// Deletes a snapshot and waits; one already gone is fine.
@@ -312,13 +334,17 @@ mod tests {
     }
 
     #[test]
-    fn surplus_is_our_oldest_rollback_points_never_the_kept_one() {
+    fn surplus_is_our_oldest_rollback_points_never_a_spared_one() {
         let all = list();
         let ids = |v: Vec<SnapshotRef>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
-        assert_eq!(ids(surplus(&all, 2, &[])), ["p1", "r1"]);
-        let p1 = snapshot_ref(&all[0]);
-        assert_eq!(ids(surplus(&all, 0, &[&p1])), ["r1", "c1", "p2"]);
-        assert!(surplus(&all, 10, &[]).is_empty());
+        let none = Spare { keep: &[], of: "br-other" };
+        assert_eq!(ids(surplus(&all, 2, none)), ["p1", "r1"]);
+        let keep_p1 = Spare { keep: &["p1"], of: "br-other" };
+        assert_eq!(ids(surplus(&all, 0, keep_p1)), ["r1", "c1", "p2"]);
+        assert!(surplus(&all, 10, none).is_empty());
+        // Rollback points of the current prod are another run's: they take room, never go.
+        let of_prod = Spare { keep: &[], of: "br-prod" };
+        assert!(surplus(&all, 0, of_prod).is_empty());
     }
 
     #[test]

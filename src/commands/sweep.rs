@@ -145,10 +145,14 @@ async fn replaced<'a>(
     out: &mut Sweep,
 ) -> Vec<&'a Branch> {
     let mut found = Vec::new();
-    for old in branches
+    // Oldest first: in a chain (X replaced by Y, Y by prod) X goes while Y, which verifies
+    // it, still exists.
+    let mut candidates: Vec<&Branch> = branches
         .iter()
         .filter(|b| b.is_root() && !untouchable.contains(b.id.as_str()))
-    {
+        .collect();
+    candidates.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    for old in candidates {
         let Some(new) = branches
             .iter()
             .find(|b| b.restored_as.as_deref() == Some(old.id.as_str()))

@@ -6,6 +6,8 @@
 
 use super::plan::Call;
 use super::snapshots::{self, delete, prune};
+use crate::naming::{SnapshotKind, SnapshotName};
+use crate::neon::Snapshot;
 use crate::ctx::{Cancelled, Ctx};
 use crate::neon::{Branch, UpdateBranch};
 use crate::outcome::{OldBranch, SnapshotRef, Tidied};
@@ -15,21 +17,21 @@ use crate::outcome::{OldBranch, SnapshotRef, Tidied};
 pub enum Tidy {
     /// The branch a verified restore replaced, and the branch that replaced it.
     RetireOld { old_id: String, new: Branch },
-    /// `snapshot` becomes dev's baseline (renamed `name`); `previous` baselines are deleted.
-    Baseline {
-        snapshot: SnapshotRef,
-        name: String,
-        previous: Vec<SnapshotRef>,
-    },
+    /// `snapshot` becomes dev's baseline (renamed `name`); every other baseline is deleted.
+    Baseline { snapshot: SnapshotRef, name: String },
     /// A snapshot of ours that served its purpose.
     Delete { snapshot: SnapshotRef, why: String },
-    /// Retention: our rollback points beyond `rollback_snapshots_kept`, never `keep`.
-    Prune { keep: SnapshotRef },
+    /// Retention: our rollback points beyond `rollback_snapshots_kept`, never `keep` and never
+    /// one of `prod` (the production branch now).
+    Prune { keep: SnapshotRef, prod: String },
 }
 
 /// Does every piece, in order. Failures become warnings; only a cancel stops it.
 pub async fn run(ctx: &Ctx, tasks: &[Tidy]) -> Result<Tidied, Cancelled> {
     let mut out = Tidied::default();
+    // Read once, when a piece needs it (not the preflight's list: other runs may have added
+    // snapshots since).
+    let mut listed: Option<Vec<Snapshot>> = None;
     for task in tasks {
         let what = match task {
             Tidy::RetireOld { old_id, new } => format!("retiring `{} (old)` ({old_id})", new.name),
@@ -41,20 +43,24 @@ pub async fn run(ctx: &Ctx, tasks: &[Tidy]) -> Result<Tidied, Cancelled> {
             Tidy::RetireOld { old_id, new } => retire(ctx, old_id, new)
                 .await
                 .map(|old| out.old_branch = Some(old)),
-            Tidy::Baseline {
-                snapshot,
-                name,
-                previous,
-            } => make_baseline(ctx, snapshot, name, previous, &mut out).await,
+            Tidy::Baseline { snapshot, name } => match list(ctx, &mut listed).await {
+                Ok(all) => make_baseline(ctx, snapshot, name, &all, &mut out).await,
+                Err(e) => Err(e),
+            },
             Tidy::Delete { snapshot, why } => {
                 let label = format!("Delete {} ({why})", snapshot.name);
                 delete(ctx, &label, snapshot)
                     .await
                     .map(|()| out.deleted_snapshots.push(snapshot.clone()))
             }
-            Tidy::Prune { keep } => prune(ctx, keep)
-                .await
-                .map(|gone| out.deleted_snapshots.extend(gone)),
+            Tidy::Prune { keep, prod } => match list(ctx, &mut listed).await {
+                Ok(all) => {
+                    let gone = prune(ctx, &all, keep, prod).await;
+                    out.deleted_snapshots.extend(gone);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
         };
         if let Err(e) = done {
             if let Some(c) = e.downcast_ref::<Cancelled>() {
@@ -69,13 +75,28 @@ pub async fn run(ctx: &Ctx, tasks: &[Tidy]) -> Result<Tidied, Cancelled> {
     Ok(out)
 }
 
+/// The project's snapshots, listed once for the whole clean-up.
+async fn list(ctx: &Ctx, listed: &mut Option<Vec<Snapshot>>) -> anyhow::Result<Vec<Snapshot>> {
+    if let Some(all) = listed {
+        return Ok(all.clone());
+    }
+    let all = ctx.step("List snapshots", ctx.neon.list_snapshots()).await?;
+    *listed = Some(all.clone());
+    Ok(all)
+}
+
 async fn make_baseline(
     ctx: &Ctx,
     snapshot: &SnapshotRef,
     name: &str,
-    previous: &[SnapshotRef],
+    all: &[Snapshot],
     out: &mut Tidied,
 ) -> anyhow::Result<()> {
+    let previous: Vec<SnapshotRef> = snapshots::ours(all)
+        .into_iter()
+        .filter(|o| o.name.kind == SnapshotKind::Baseline)
+        .map(|o| snapshots::snapshot_ref(o.snapshot))
+        .collect();
     if snapshot.name != name {
         let call = Call::RenameSnapshot {
             snapshot_id: snapshot.id.clone(),
@@ -153,17 +174,12 @@ pub async fn protect(
     ctx.apply(label, call).await.map(drop)
 }
 
-/// The baseline pieces for a snapshot that dev now matches: rename it, delete the others.
-pub fn baseline(all: &[crate::neon::Snapshot], snapshot: &SnapshotRef) -> Option<Tidy> {
-    let name = crate::naming::SnapshotName::parse(&snapshot.name)?;
-    let previous = snapshots::ours(all)
-        .into_iter()
-        .filter(|o| o.name.kind == crate::naming::SnapshotKind::Baseline)
-        .map(|o| snapshots::snapshot_ref(o.snapshot))
-        .collect();
+/// The baseline piece for a snapshot of ours that dev now matches: rename it, delete the
+/// others.
+pub fn baseline(snapshot: &SnapshotRef) -> Option<Tidy> {
+    let name = SnapshotName::parse(&snapshot.name)?;
     Some(Tidy::Baseline {
         snapshot: snapshot.clone(),
         name: name.as_baseline().to_string(),
-        previous,
     })
 }

@@ -54,6 +54,7 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Operation {
     pub id: String,
+    /// Kept as text: Neon adds actions (`epc_sync`, …) faster than a pinned enum would follow.
     pub action: String,
     pub status: OperationStatus,
     #[serde(default)]
@@ -62,10 +63,14 @@ pub struct Operation {
     pub endpoint_id: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
+    #[serde(default)]
+    pub created_at: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// `.operation.status`. A status this build does not know is kept verbatim and counts as
+/// still running, so a new Neon status never ends a wait early or breaks parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
 pub enum OperationStatus {
     Scheduling,
     Running,
@@ -75,21 +80,59 @@ pub enum OperationStatus {
     Cancelling,
     Cancelled,
     Skipped,
-    #[serde(other)]
-    Unknown,
+    Unknown(String),
+}
+
+impl From<String> for OperationStatus {
+    fn from(status: String) -> Self {
+        match status.as_str() {
+            "scheduling" => Self::Scheduling,
+            "running" => Self::Running,
+            "finished" => Self::Finished,
+            "failed" => Self::Failed,
+            "error" => Self::Error,
+            "cancelling" => Self::Cancelling,
+            "cancelled" => Self::Cancelled,
+            "skipped" => Self::Skipped,
+            _ => Self::Unknown(status),
+        }
+    }
 }
 
 impl OperationStatus {
-    /// finished and skipped end a wait; failed, error and cancelled end it as a failure (a
-    /// cancelled operation did not do its work).
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Self::Finished | Self::Skipped | Self::Cancelled | Self::Failed | Self::Error
-        )
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Scheduling => "scheduling",
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Failed => "failed",
+            Self::Error => "error",
+            Self::Cancelling => "cancelling",
+            Self::Cancelled => "cancelled",
+            Self::Skipped => "skipped",
+            Self::Unknown(status) => status,
+        }
     }
-    pub fn is_failure(self) -> bool {
+
+    /// finished and skipped: the work is done.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Finished | Self::Skipped)
+    }
+
+    /// failed, error and cancelled: the work was not done (Neon's own SDK counts cancelled so).
+    pub fn is_failure(&self) -> bool {
         matches!(self, Self::Failed | Self::Error | Self::Cancelled)
+    }
+
+    /// Neither yet: scheduling, running, cancelling, or a status this build does not know.
+    pub fn is_running(&self) -> bool {
+        !self.is_success() && !self.is_failure()
+    }
+}
+
+impl std::fmt::Display for OperationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -135,10 +178,13 @@ pub struct ConnectionParameters {
     pub pooler_host: String,
 }
 
-/// What a mutating call returns: the resource and the operations to wait for.
-#[derive(Debug, Clone)]
+/// What a mutating call returns: the resource (`branch`, `endpoint` or `snapshot` in Neon's
+/// answer) and the operations to wait for.
+#[derive(Debug, Clone, Deserialize)]
 pub struct WithOps<T> {
+    #[serde(alias = "branch", alias = "endpoint", alias = "snapshot")]
     pub value: T,
+    #[serde(default)]
     pub operations: Vec<Operation>,
 }
 
@@ -185,6 +231,51 @@ pub struct RestoreSnapshot {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_branch_id: Option<String>,
     pub finalize_restore: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn statuses_split_into_success_failure_and_running() {
+        let status = |s: &str| OperationStatus::from(s.to_string());
+        for s in ["finished", "skipped"] {
+            assert!(status(s).is_success(), "{s}");
+        }
+        for s in ["failed", "error", "cancelled"] {
+            assert!(status(s).is_failure(), "{s}");
+        }
+        for s in ["scheduling", "running", "cancelling", "paused"] {
+            assert!(status(s).is_running(), "{s}");
+        }
+        assert_eq!(status("paused").to_string(), "paused");
+    }
+
+    #[test]
+    fn operations_parse_leniently() {
+        let op: Operation = serde_json::from_value(json!({
+            "id": "op-1", "action": "epc_sync", "status": "paused", "extra": 1
+        }))
+        .unwrap();
+        assert_eq!(op.status, OperationStatus::Unknown("paused".into()));
+        assert_eq!(op.action, "epc_sync");
+    }
+
+    #[test]
+    fn with_ops_reads_each_resource_name() {
+        let ops = json!([{ "id": "op-1", "action": "create_branch", "status": "running" }]);
+        for key in ["branch", "endpoint", "snapshot"] {
+            let answer: WithOps<serde_json::Value> =
+                serde_json::from_value(json!({ key: { "id": "x" }, "operations": ops })).unwrap();
+            assert_eq!(
+                (answer.value["id"].as_str(), answer.operations.len()),
+                (Some("x"), 1)
+            );
+        }
+    }
 }
 
 /// A table of `GET …/schema?format=json` (`json.tables[]`).

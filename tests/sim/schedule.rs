@@ -175,7 +175,7 @@ impl Schedule {
         let variants = Variants {
             restore_rename: [RestoreRename::AtRequest, RestoreRename::WhenFinished][pick(&mut r, 2)],
             failed_restore: [FailedRestore::Untouched, FailedRestore::Renamed][pick(&mut r, 2)],
-            lock_scope: [LockScope::Project, LockScope::Branch][pick(&mut r, 2)],
+            lock_scope: [LockScope::ProjectWide, LockScope::PerBranch][pick(&mut r, 2)],
             list_lag: r.bool(),
             snapshot_slug: [SnapshotSlug::Honoured, SnapshotSlug::Ignored][pick(&mut r, 2)],
         };
@@ -188,7 +188,7 @@ impl Schedule {
         for _ in 0..r.usize(6..=16) {
             let step = match r.u32(0..100) {
                 0..25 => {
-                    let sha = format!("{:040x}", r.u128(..));
+                    let sha = sha(&mut r);
                     Step::Run(invocation(&mut r, Cmd::Promote { sha }, &mut next_run))
                 }
                 25..35 => Step::Write(["production", "dev"][pick(&mut r, 2)]),
@@ -205,8 +205,14 @@ impl Schedule {
                     };
                     Step::Run(invocation(&mut r, Cmd::Rollback(target), &mut next_run))
                 }
-                52..60 => Step::Run(invocation(&mut r, Cmd::Preview(r.u64(1..4)), &mut next_run)),
-                60..64 => Step::Run(invocation(&mut r, Cmd::Cleanup(r.u64(1..4)), &mut next_run)),
+                52..60 => {
+                    let pr = r.u64(1..4);
+                    Step::Run(invocation(&mut r, Cmd::Preview(pr), &mut next_run))
+                }
+                60..64 => {
+                    let pr = r.u64(1..4);
+                    Step::Run(invocation(&mut r, Cmd::Cleanup(pr), &mut next_run))
+                }
                 64..70 => Step::Run(invocation(&mut r, Cmd::RefreshDev, &mut next_run)),
                 70..72 => Step::Run(invocation(&mut r, Cmd::Setup, &mut next_run)),
                 72..78 => Step::Run(invocation(&mut r, Cmd::Sweep, &mut next_run)),
@@ -264,11 +270,14 @@ fn describe_step(step: &Step) -> String {
     }
 }
 
+/// A commit sha: 40 hex digits, every one random (so short shas differ too).
+fn sha(r: &mut fastrand::Rng) -> String {
+    (0..40).map(|_| char::from_digit(r.u32(0..16), 16).expect("hex")).collect()
+}
+
 fn random_command(r: &mut fastrand::Rng) -> Cmd {
     match r.u32(0..6) {
-        0 | 1 => Cmd::Promote {
-            sha: format!("{:040x}", r.u128(..)),
-        },
+        0 | 1 => Cmd::Promote { sha: sha(r) },
         2 => Cmd::Rollback(Target::Latest),
         3 => Cmd::RefreshDev,
         4 => Cmd::Sweep,

@@ -17,7 +17,7 @@ mod rerun;
 
 use super::replace::Progress;
 use super::roots::{find_prod, prod_label, require_dev, settle};
-use super::snapshots::{self, delete, snapshot_ref, take};
+use super::snapshots::{self, Spare, delete, snapshot_ref, take};
 use super::tidy::{self, Tidy};
 use super::{Done, merged_pull};
 use crate::config::Policy;
@@ -30,11 +30,12 @@ use crate::schema::SchemaDiff;
 
 pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure> {
     let sha = push.map(|p| p.sha.as_str());
+    let started = ctx.now();
     let preflight = Progress::new(ctx, "promotion", prod_label(ctx), true);
     let (read, pr) = tokio::join!(read(ctx), merged_pull(ctx, push));
     let (prod, dev, all, schema) = preflight.check("Preflight", read).await?;
-    let earlier = rerun::Earlier::find(&all, sha);
-    if let Some(done) = rerun::rerun(ctx, &prod, &earlier, &all, push, pr.clone()).await? {
+    let earlier = rerun::Earlier::find(&all, sha, started);
+    if let Some(done) = rerun::rerun(ctx, &prod, &earlier, push, pr.clone()).await? {
         return Ok(done);
     }
     let gate = guards::destructive(ctx, schema);
@@ -50,7 +51,8 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure
 
     let step = "Snapshot of production (the rollback point)";
     let rollback_name = name(SnapshotKind::PrePromotion);
-    let taken = take(ctx, step, &prod, &rollback_name, ttl, &[]).await;
+    let spare = Spare { keep: &[], of: &prod.id };
+    let taken = take(ctx, step, &prod, &rollback_name, ttl, spare).await;
     let point = progress.took(step, taken).await?;
     let rollback = snapshot_ref(&point);
     progress.undo_with(Some(&rollback));
@@ -63,15 +65,8 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure
     let prod_changed = guard_prod_changed(ctx, &mut progress, &all, &prod, &point).await?;
 
     let step = "Snapshot of dev (the candidate)";
-    let taken = take(
-        ctx,
-        step,
-        &dev,
-        &name(SnapshotKind::Candidate),
-        ttl,
-        &[&rollback],
-    )
-    .await;
+    let spare = Spare { keep: &[&rollback.id], of: &prod.id };
+    let taken = take(ctx, step, &dev, &name(SnapshotKind::Candidate), ttl, spare).await;
     let candidate = match taken {
         Ok(taken) => snapshot_ref(&taken),
         Err(e) => return Err(give_back(ctx, &mut progress, step, e, &rollback).await),
@@ -90,9 +85,10 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure
         old_id: prod.id.clone(),
         new: new_prod.clone(),
     }];
-    tidy.extend(tidy::baseline(&all, &candidate));
+    tidy.extend(tidy::baseline(&candidate));
     tidy.push(Tidy::Prune {
         keep: rollback.clone(),
+        prod: new_prod.id.clone(),
     });
     Ok(Done {
         outcome: Outcome::Promote(Promotion {

@@ -24,7 +24,9 @@ pub struct Earlier {
 }
 
 impl Earlier {
-    pub fn find(all: &[Snapshot], sha: Option<&str>) -> Self {
+    /// What `all` holds for commit `sha`. Only what was made before `started` (this run's
+    /// start) is stale: a twin run of the same commit may have just taken the rest.
+    pub fn find(all: &[Snapshot], sha: Option<&str>, started: jiff::Timestamp) -> Self {
         let mine: Vec<Ours<'_>> = match sha {
             Some(sha) => snapshots::ours(all)
                 .into_iter()
@@ -42,10 +44,12 @@ impl Earlier {
         let promoted_or_not = of(&|n| {
             n.of == Of::Dev && matches!(n.kind, SnapshotKind::Candidate | SnapshotKind::Baseline)
         });
+        let stale = |s: &&Snapshot| s.created_at.parse::<jiff::Timestamp>().is_ok_and(|t| t < started);
         Self {
-            rollback_points: points.iter().map(snapshot_ref).collect(),
+            rollback_points: points.iter().filter(stale).map(snapshot_ref).collect(),
             candidates: promoted_or_not
                 .iter()
+                .filter(stale)
                 .filter(|s| {
                     SnapshotName::parse(&s.name).is_some_and(|n| n.kind == SnapshotKind::Candidate)
                 })
@@ -62,7 +66,6 @@ pub async fn rerun(
     ctx: &Ctx,
     prod: &Branch,
     earlier: &Earlier,
-    all: &[Snapshot],
     push: Option<&PushInfo>,
     pr: Option<PullRef>,
 ) -> Result<Option<Done>, Failure> {
@@ -92,9 +95,7 @@ pub async fn rerun(
                 prod.name, prod.id, candidate.name
             ));
         }
-        return Ok(Some(already(
-            prod, sha, pr, rollback, candidate, all, earlier,
-        )));
+        return Ok(Some(already(prod, sha, pr, rollback, candidate, earlier)));
     }
     // This commit's earlier try took a rollback point of a prod branch that has been replaced
     // since: by that try (then the candidate check above found it), or by a later promotion or
@@ -211,7 +212,6 @@ fn already(
     pr: Option<PullRef>,
     rollback: Option<SnapshotRef>,
     candidate: SnapshotRef,
-    all: &[Snapshot],
     earlier: &Earlier,
 ) -> Done {
     let replaced = prod.restored_as.clone().unwrap_or_default();
@@ -219,7 +219,7 @@ fn already(
         old_id: replaced.clone(),
         new: prod.clone(),
     }];
-    tidy.extend(tidy::baseline(all, &candidate));
+    tidy.extend(tidy::baseline(&candidate));
     for stale in earlier.candidates.iter().filter(|c| c.id != candidate.id) {
         tidy.push(Tidy::Delete {
             snapshot: stale.clone(),
@@ -233,7 +233,10 @@ fn already(
                 why: "an earlier try's rollback point".into(),
             });
         }
-        tidy.push(Tidy::Prune { keep: r.clone() });
+        tidy.push(Tidy::Prune {
+            keep: r.clone(),
+            prod: prod.id.clone(),
+        });
     }
     Done {
         outcome: Outcome::Promote(Promotion {

@@ -1,0 +1,179 @@
+//! The snapshot endpoints: take, list, rename, restore and delete, each with what to do after
+//! an ambiguous mutation (re-read state, never blindly re-send); and a branch's schema, read
+//! and compared, for the promotion's guards.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::client::OpsOnly;
+use super::transport::Method;
+use super::{
+    Branch, NeonClient, NeonError, Operation, RestoreSnapshot, SchemaTable, Snapshot, WithOps,
+};
+
+impl NeonClient {
+    pub async fn list_snapshots(&self) -> Result<Vec<Snapshot>, NeonError> {
+        #[derive(Deserialize)]
+        struct List {
+            snapshots: Vec<Snapshot>,
+        }
+        let list: List = self
+            .get("list snapshots", &["snapshots"], Vec::new())
+            .await?;
+        Ok(list.snapshots)
+    }
+
+    /// Snapshots a root branch. `name` and `expires_at` go in the QUERY (the spec), not in a
+    /// JSON body as the docs' curl examples have it. After an ambiguous failure, a snapshot
+    /// with that name is the one we asked for.
+    pub async fn create_snapshot(
+        &self,
+        branch_id: &str,
+        name: &str,
+        expires_at: Option<&str>,
+    ) -> Result<WithOps<Snapshot>, NeonError> {
+        let mut query = vec![("name", name.to_string())];
+        query.extend(expires_at.map(|at| ("expires_at", at.to_string())));
+        let post = self.request(
+            Method::Post,
+            &["branches", branch_id, "snapshot"],
+            query,
+            None,
+        );
+        self.post_once("create snapshot", &post, move |since| async move {
+            let snapshots = self.list_snapshots().await?;
+            let found = snapshots.into_iter().find(|s| s.name == name);
+            self.applied(found, &[branch_id], since).await
+        })
+        .await
+    }
+
+    /// Restores a snapshot (onto `target_branch_id`, or as a new branch `name`). After an
+    /// ambiguous failure, a branch of the target's name with `restored_from` = this snapshot
+    /// means the restore was applied.
+    pub async fn restore_snapshot(
+        &self,
+        snapshot_id: &str,
+        req: &RestoreSnapshot,
+    ) -> Result<WithOps<Branch>, NeonError> {
+        let segments = ["snapshots", snapshot_id, "restore"];
+        let post = self.request(Method::Post, &segments, Vec::new(), Some(json!(req)));
+        self.post_once("restore snapshot", &post, move |since| async move {
+            let name = match (&req.target_branch_id, &req.name) {
+                // A finalized restore renames the old target `<name> (old)`.
+                (Some(target), _) => base_name(&self.get_branch(target).await?.name).to_string(),
+                (None, Some(name)) => name.clone(),
+                (None, None) => return Ok(None),
+            };
+            let restored = self.find_branch(&name).await?.filter(|b| {
+                b.restored_from.as_deref() == Some(snapshot_id)
+                    && Some(&b.id) != req.target_branch_id.as_ref()
+            });
+            let Some(branch) = restored else {
+                return Ok(None);
+            };
+            let new_id = branch.id.clone();
+            let ids = [Some(new_id.as_str()), req.target_branch_id.as_deref()];
+            let ids: Vec<&str> = ids.into_iter().flatten().collect();
+            self.applied(Some(branch), &ids, since).await
+        })
+        .await
+    }
+
+    /// Deletes a snapshot; after an ambiguous failure a snapshot that is gone counts as deleted.
+    pub async fn delete_snapshot(&self, id: &str) -> Result<Vec<Operation>, NeonError> {
+        let delete = self.request(Method::Delete, &["snapshots", id], Vec::new(), None);
+        let answer: OpsOnly = self
+            .post_once("delete snapshot", &delete, move |_| async move {
+                let present = self.list_snapshots().await?.iter().any(|s| s.id == id);
+                Ok((!present).then(|| OpsOnly {
+                    value: None,
+                    operations: Vec::new(),
+                }))
+            })
+            .await?;
+        Ok(answer.operations)
+    }
+
+    /// Renames a snapshot (`PATCH /snapshots/{s}`); repeating it is harmless.
+    pub async fn rename_snapshot(&self, id: &str, name: &str) -> Result<Snapshot, NeonError> {
+        #[derive(Deserialize)]
+        struct One {
+            snapshot: Snapshot,
+        }
+        let body = json!({ "snapshot": { "name": name } });
+        let patch = self.request(Method::Patch, &["snapshots", id], Vec::new(), Some(body));
+        let what = "update snapshot";
+        let one: One = super::calls::parse(what, &self.fetch(&patch, self.idempotent(what)).await?)?;
+        Ok(one.snapshot)
+    }
+
+    /// A branch's structured schema for one database (`GET …/schema?format=json`).
+    pub async fn branch_schema(
+        &self,
+        branch_id: &str,
+        database: &str,
+    ) -> Result<Vec<SchemaTable>, NeonError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            json: Option<Json>,
+        }
+        #[derive(Deserialize)]
+        struct Json {
+            #[serde(default)]
+            tables: Vec<SchemaTable>,
+        }
+        let query = vec![
+            ("db_name", database.to_string()),
+            ("format", "json".to_string()),
+        ];
+        let answer: Answer = self
+            .get("get branch schema", &["branches", branch_id, "schema"], query)
+            .await?;
+        Ok(answer.json.map(|j| j.tables).unwrap_or_default())
+    }
+
+    /// The unified diff of the SQL schemas from `base_branch_id` to `branch_id`
+    /// (`GET …/compare_schema`).
+    pub async fn compare_schema(
+        &self,
+        branch_id: &str,
+        base_branch_id: &str,
+        database: &str,
+    ) -> Result<String, NeonError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            diff: Option<String>,
+        }
+        let query = vec![
+            ("base_branch_id", base_branch_id.to_string()),
+            ("db_name", database.to_string()),
+        ];
+        let segments = ["branches", branch_id, "compare_schema"];
+        let answer: Answer = self.get("compare schemas", &segments, query).await?;
+        Ok(answer.diff.unwrap_or_default())
+    }
+}
+
+/// `prod (old)` or `prod (old) 2` → `prod`: the name a finalized restore gave away.
+fn base_name(name: &str) -> &str {
+    match name.rfind(" (old)") {
+        Some(at) if name[at + 6..].trim().chars().all(|c| c.is_ascii_digit()) => &name[..at],
+        _ => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_name_strips_the_old_suffix() {
+        assert_eq!(base_name("prod (old)"), "prod");
+        assert_eq!(base_name("prod (old) 2"), "prod");
+        assert_eq!(base_name("prod"), "prod");
+        assert_eq!(base_name("prod (old) copy"), "prod (old) copy");
+    }
+}
