@@ -18,7 +18,7 @@ pub async fn checkpoint(ctx: &Ctx, sha: Option<&str>) -> Result<Done, Failure> {
     let name = checkpoint_name(&ctx.config.checkpoint_name, ctx.now(), sha);
     let step = "Snapshot of production (the checkpoint)";
     let ttl = &ctx.config.rollback_snapshot_ttl;
-    let taken = take(ctx, step, &prod, &name, ttl, Spare { keep: &[], of: &prod.id }).await;
+    let taken = take(ctx, step, &prod, &name, ttl, Spare::new(ctx, &[], &prod.id)).await;
     let snapshot = snapshot_ref(&progress.took(step, taken).await?);
     Ok(Done {
         outcome: Outcome::Checkpoint(Checkpoint {

@@ -36,7 +36,7 @@ pub async fn refresh_dev(ctx: &Ctx) -> Result<Done, Failure> {
     let name = SnapshotName::new(SnapshotKind::DevRefresh, ctx.now(), None, None).to_string();
     // It becomes dev's baseline, so it lives as long as a rollback point.
     let ttl = &ctx.config.rollback_snapshot_ttl;
-    let taken = take(ctx, step, &prod, &name, ttl, Spare { keep: &[], of: &prod.id }).await;
+    let taken = take(ctx, step, &prod, &name, ttl, Spare::new(ctx, &[], &prod.id)).await;
     let snapshot = snapshot_ref(&progress.check(step, taken).await?);
     let label = format!("Restore production onto {}", dev.name);
     let new_dev = progress

@@ -41,6 +41,12 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
     if prod.restored_from.as_deref() == Some(chosen.id.as_str()) {
         return finish(ctx, &prod, target, pr, &earlier).await;
     }
+    if let Some(later) = snapshots::superseded_by(&all, run, &prod.id) {
+        return Ok(Done::skipped(format!(
+            "a later workflow run changed production since this run started (its snapshot {}): rolling back again would undo that, so nothing was restored",
+            later.name
+        )));
+    }
     if let Some(first) = earlier.last()
         && !ctx.dry_run()
     {
@@ -66,7 +72,7 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
     let name = SnapshotName::new(SnapshotKind::PreRollback, ctx.now(), None, None)
         .with_run(run)
         .to_string();
-    let spare = Spare { keep: &[], of: &prod.id };
+    let spare = Spare::new(ctx, &[], &prod.id);
     let taken = take(ctx, step, &prod, &name, &ctx.config.rollback_snapshot_ttl, spare).await;
     let undo = snapshot_ref(&progress.took(step, taken).await?);
     progress.undo_with(Some(&undo));

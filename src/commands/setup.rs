@@ -89,7 +89,7 @@ async fn create_dev(
 ) -> anyhow::Result<(Branch, crate::outcome::SnapshotRef)> {
     let name = SnapshotName::new(SnapshotKind::DevRefresh, ctx.now(), None, None).to_string();
     let ttl = &ctx.config.rollback_snapshot_ttl;
-    let spare = Spare { keep: &[], of: &prod.id };
+    let spare = Spare::new(ctx, &[], &prod.id);
     let taken = take(ctx, "Snapshot of production", prod, &name, ttl, spare).await?;
     let snapshot = snapshot_ref(&taken);
     let dev_name = &ctx.config.dev_branch;

@@ -40,6 +40,24 @@ pub fn ours(all: &[Snapshot]) -> Vec<Ours<'_>> {
     ours
 }
 
+/// A snapshot of a later workflow run that changed prod since this run (`run`) was first
+/// started: GitHub numbers runs in the order they are made, and a re-run keeps its number.
+/// A promotion that later run completed left dev's baseline; a promotion or rollback of it
+/// that went on to replace prod left a rollback point of a branch that is not prod any more.
+/// Re-running this older run would undo that later change.
+pub fn superseded_by<'a>(all: &'a [Snapshot], run: Option<u64>, prod: &str) -> Option<&'a Snapshot> {
+    let run = run?;
+    ours(all)
+        .into_iter()
+        .find(|o| {
+            o.name.run.is_some_and(|r| r > run)
+                && (o.name.kind == SnapshotKind::Baseline
+                    || (o.name.kind.is_rollback_point()
+                        && o.snapshot.source_branch_id.as_deref() != Some(prod)))
+        })
+        .map(|o| o.snapshot)
+}
+
 /// Dev's baseline: the newest snapshot of ours named as one (there should be exactly one).
 pub fn baseline(all: &[Snapshot]) -> Option<&Snapshot> {
     ours(all)
@@ -49,12 +67,30 @@ pub fn baseline(all: &[Snapshot]) -> Option<&Snapshot> {
 }
 
 /// Rollback points that retention and quota relief leave alone: the ones just taken (`keep`,
-/// ids), and every one of the current prod (`of`): another run may be about to restore with
-/// it. They still count toward `rollback_snapshots_kept`.
+/// ids), and the current prod's (`of`) made since `since` (within the last `timeout`: another
+/// run may be about to restore with one). They still count toward `rollback_snapshots_kept`.
 #[derive(Debug, Clone, Copy)]
 pub struct Spare<'a> {
     pub keep: &'a [&'a str],
     pub of: &'a str,
+    pub since: jiff::Timestamp,
+}
+
+impl<'a> Spare<'a> {
+    pub fn new(ctx: &Ctx, keep: &'a [&'a str], of: &'a str) -> Self {
+        let window = jiff::SignedDuration::try_from(ctx.config.timeout).unwrap_or_default();
+        Self {
+            keep,
+            of,
+            since: ctx.now() - window,
+        }
+    }
+
+    fn spares(&self, s: &Snapshot) -> bool {
+        self.keep.contains(&s.id.as_str())
+            || (s.source_branch_id.as_deref() == Some(self.of)
+                && s.created_at.parse::<jiff::Timestamp>().is_ok_and(|t| t >= self.since))
+    }
 }
 
 /// Takes a snapshot of a root branch and waits for it. When the quota refuses it, our own
@@ -176,7 +212,7 @@ pub fn surplus(all: &[Snapshot], room: usize, spare: Spare<'_>) -> Vec<SnapshotR
         .filter(|o| o.name.kind.is_rollback_point() && !spare.keep.contains(&o.snapshot.id.as_str()))
         .map(|o| o.snapshot)
         .enumerate()
-        .filter(|(i, s)| *i >= room && s.source_branch_id.as_deref() != Some(spare.of))
+        .filter(|(i, s)| *i >= room && !spare.spares(s))
         .map(|(_, s)| snapshot_ref(s))
         .collect();
     doomed.reverse();
@@ -193,10 +229,8 @@ pub async fn prune(
     prod: &str,
 ) -> Vec<SnapshotRef> {
     let room = ctx.config.rollback_snapshots_kept.saturating_sub(1);
-    let spare = Spare {
-        keep: &[just_taken.id.as_str()],
-        of: prod,
-    };
+    let keep = [just_taken.id.as_str()];
+    let spare = Spare::new(ctx, &keep, prod);
     let mut deleted = Vec::new();
     for s in surplus(all, room, spare) {
         let label = format!("Delete the old rollback point {}", s.name);
@@ -337,14 +371,19 @@ mod tests {
     fn surplus_is_our_oldest_rollback_points_never_a_spared_one() {
         let all = list();
         let ids = |v: Vec<SnapshotRef>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
-        let none = Spare { keep: &[], of: "br-other" };
+        let since: jiff::Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+        let none = Spare { keep: &[], of: "br-other", since };
         assert_eq!(ids(surplus(&all, 2, none)), ["p1", "r1"]);
-        let keep_p1 = Spare { keep: &["p1"], of: "br-other" };
+        let keep_p1 = Spare { keep: &["p1"], of: "br-other", since };
         assert_eq!(ids(surplus(&all, 0, keep_p1)), ["r1", "c1", "p2"]);
         assert!(surplus(&all, 10, none).is_empty());
-        // Rollback points of the current prod are another run's: they take room, never go.
-        let of_prod = Spare { keep: &[], of: "br-prod" };
+        // Recent rollback points of the current prod may be another run's: they take room,
+        // never go; older ones are fair game.
+        let of_prod = Spare { keep: &[], of: "br-prod", since };
         assert!(surplus(&all, 0, of_prod).is_empty());
+        let later: jiff::Timestamp = "2026-11-24T00:00:00Z".parse().unwrap();
+        let old_of_prod = Spare { keep: &[], of: "br-prod", since: later };
+        assert_eq!(surplus(&all, 0, old_of_prod).len(), 4);
     }
 
     #[test]

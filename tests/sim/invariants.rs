@@ -266,22 +266,10 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
             if let Some(target) = target.as_deref() {
                 checks.push(restore_onto_prod_has_a_fresh_rollback_point(s, &record.snapshots, target));
                 checks.push(a_replaced_branch_given_by_id_is_never_used(&stale, target));
-                if let (Some(prod), Some(snap)) = (s.branch_by_name(PROD), s.snapshot(snapshot))
-                    && prod.id == target
-                {
-                    let pre = prod.data.clone();
-                    let name = SnapshotName::parse(&snap.name);
-                    world.track(|t| t.runs[run].restored_prod = Some((snapshot.to_string(), pre)));
-                    if let Some(name) = name.filter(|n| n.of == Of::Dev)
-                        && let Some(sha) = name.sha
-                    {
-                        let times = world.track(|t| {
-                            let n = t.promoted_commits.entry(sha.clone()).or_default();
-                            *n += 1;
-                            *n
-                        });
-                        checks.push(one_commit_is_promoted_at_most_once(times, &sha));
-                    }
+                if let Some(prod) = s.branch_by_name(PROD).filter(|p| p.id == target) {
+                    // Counted once Neon accepts it (`after_request`).
+                    let pending = (snapshot.to_string(), prod.data.clone());
+                    world.track(|t| t.runs[run].pending_restore = Some(pending));
                 }
             }
         }
@@ -300,11 +288,32 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
     }
 }
 
-/// After every request: I1, and what the run created (snapshots and their operations).
+/// After every request: I1, I4 (for a restore Neon accepted), and what the run created
+/// (snapshots and their operations).
 pub fn after_request(world: &World, run: usize, req: &Request, reply: &Reply) {
     let exists = world.emu.with_state(|s| prod_always_exists(s));
     if let Err(e) = exists {
         world.violation(Some(run), e);
+    }
+    let pending = world.track(|t| t.runs[run].pending_restore.take());
+    if let Some((snapshot, pre)) = pending.filter(|_| reply.status < 300) {
+        let name = world.emu.with_state(|s| s.snapshot(&snapshot).map(|x| x.name.clone()));
+        world.track(|t| t.runs[run].restored_prod = Some((snapshot, pre)));
+        if let Some(sha) = name
+            .as_deref()
+            .and_then(SnapshotName::parse)
+            .filter(|n| n.of == Of::Dev)
+            .and_then(|n| n.sha)
+        {
+            let times = world.track(|t| {
+                let n = t.promoted_commits.entry(sha.clone()).or_default();
+                *n += 1;
+                *n
+            });
+            if let Err(e) = one_commit_is_promoted_at_most_once(times, &sha) {
+                world.violation(Some(run), e);
+            }
+        }
     }
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     if let (Method::Post, ["projects", _, "branches", branch, "snapshot"]) = (req.method, segs.as_slice())

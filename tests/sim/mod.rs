@@ -252,11 +252,30 @@ fn after_run(
     let clean = !printed.contains("::warning::clean-up");
     let retained = restored || matches!(inv.command, Cmd::Checkpoint);
     if code == 0 && retained && clean && !concurrent && printed.contains("Clean-up") {
-        checks.push(world.emu.with_state(|s| invariants::no_snapshot_outlives_its_purpose(s, inv.kept)));
+        let others = world.emu.with_state(|s| in_flight_points(s, &record));
+        checks.push(world.emu.with_state(|s| invariants::no_snapshot_outlives_its_purpose(s, inv.kept + others)));
     }
     for failed in checks.into_iter().filter_map(Result::err) {
         world.violation(Some(run), failed);
     }
+}
+
+/// Rollback points of the current prod made in the last ten minutes (a run's `timeout`) by
+/// other runs: retention leaves them alone, as another run may be about to restore with one.
+fn in_flight_points(s: &neon_emulator::state::State, record: &RunRecord) -> usize {
+    let Some(prod) = s.branch_by_name(PROD) else {
+        return 0;
+    };
+    let since = s.now() - jiff::SignedDuration::from_mins(10);
+    s.snapshots
+        .iter()
+        .filter(|x| {
+            x.source_branch_id == prod.id
+                && x.created_at >= since
+                && SnapshotName::parse(&x.name).is_some_and(|n| n.kind.is_rollback_point())
+                && !record.snapshots.iter().any(|(id, _, _)| *id == x.id)
+        })
+        .count()
 }
 
 /// The route an invocation takes; `None` when it has nothing to act on yet.

@@ -22,8 +22,10 @@ pub struct RunRecord {
     pub command: &'static str,
     /// Snapshots this run created: (snapshot id, branch id, operation ids).
     pub snapshots: Vec<(String, String, Vec<String>)>,
-    /// Prod's data right before this run's restore onto prod, and the snapshot restored.
+    /// The snapshot this run restored onto prod, and prod's data right before.
     pub restored_prod: Option<(String, String)>,
+    /// The same, for a restore request not yet answered.
+    pub pending_restore: Option<(String, String)>,
     /// Branch ids given as inputs that a restore had already replaced when the run started.
     pub stale_inputs: Vec<String>,
     pub keep_old_branch: bool,

@@ -35,7 +35,7 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure
     let (read, pr) = tokio::join!(read(ctx), merged_pull(ctx, push));
     let (prod, dev, all, schema) = preflight.check("Preflight", read).await?;
     let earlier = rerun::Earlier::find(&all, sha, started);
-    if let Some(done) = rerun::rerun(ctx, &prod, &earlier, push, pr.clone()).await? {
+    if let Some(done) = rerun::rerun(ctx, &prod, &earlier, &all, push, pr.clone()).await? {
         return Ok(done);
     }
     let gate = guards::destructive(ctx, schema);
@@ -45,13 +45,18 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure
 
     let now = ctx.now();
     let number = pr.as_ref().map(|p| p.number);
-    let name = |kind| SnapshotName::new(kind, now, number, sha).to_string();
+    let run = ctx.github_run.as_ref().and_then(|g| g.run_id);
+    let name = |kind| {
+        SnapshotName::new(kind, now, number, sha)
+            .with_run(run)
+            .to_string()
+    };
     let ttl = &ctx.config.rollback_snapshot_ttl;
     let mut progress = Progress::new(ctx, "promotion", &prod.name, true);
 
     let step = "Snapshot of production (the rollback point)";
     let rollback_name = name(SnapshotKind::PrePromotion);
-    let spare = Spare { keep: &[], of: &prod.id };
+    let spare = Spare::new(ctx, &[], &prod.id);
     let taken = take(ctx, step, &prod, &rollback_name, ttl, spare).await;
     let point = progress.took(step, taken).await?;
     let rollback = snapshot_ref(&point);
@@ -65,7 +70,8 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure
     let prod_changed = guard_prod_changed(ctx, &mut progress, &all, &prod, &point).await?;
 
     let step = "Snapshot of dev (the candidate)";
-    let spare = Spare { keep: &[&rollback.id], of: &prod.id };
+    let keep = [rollback.id.as_str()];
+    let spare = Spare::new(ctx, &keep, &prod.id);
     let taken = take(ctx, step, &dev, &name(SnapshotKind::Candidate), ttl, spare).await;
     let candidate = match taken {
         Ok(taken) => snapshot_ref(&taken),

@@ -66,6 +66,7 @@ pub async fn rerun(
     ctx: &Ctx,
     prod: &Branch,
     earlier: &Earlier,
+    all: &[Snapshot],
     push: Option<&PushInfo>,
     pr: Option<PullRef>,
 ) -> Result<Option<Done>, Failure> {
@@ -96,6 +97,14 @@ pub async fn rerun(
             ));
         }
         return Ok(Some(already(prod, sha, pr, rollback, candidate, earlier)));
+    }
+    // A later workflow run promoted, or replaced prod, since this one first started.
+    let run = ctx.github_run.as_ref().and_then(|g| g.run_id);
+    if let Some(later) = snapshots::superseded_by(all, run, &prod.id) {
+        return Ok(Some(Done::skipped(format!(
+            "a later workflow run changed production since this run started (its snapshot {}): running this older promotion of commit {sha} again would undo that, so nothing was promoted",
+            later.name
+        ))));
     }
     // This commit's earlier try took a rollback point of a prod branch that has been replaced
     // since: by that try (then the candidate check above found it), or by a later promotion or
