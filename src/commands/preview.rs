@@ -90,9 +90,14 @@ async fn find_preview(ctx: &Ctx, name: &str) -> Result<Option<Branch>, Failure> 
 }
 
 async fn lookup_dev(ctx: &Ctx) -> Result<Branch, Failure> {
-    require_dev(ctx)
-        .await
-        .map_err(|e| Failure::from_message(format!("{e:#}; {PROD_UNTOUCHED}")))
+    require_dev(ctx).await.map_err(|e| {
+        if e.is::<Cancelled>() || crate::ctx::neon_error(&e).is_some() {
+            failure("could not look up the dev root", &e, PROD_UNTOUCHED, RERUN)
+        } else {
+            // The dev root is missing: the message says how to create or name it.
+            Failure::from_message(format!("{e:#}; {PROD_UNTOUCHED}"))
+        }
+    })
 }
 
 async fn create(

@@ -199,7 +199,7 @@ impl NeonClient {
 
     /// A mutation that is never blindly repeated: 423/429/503 are retried (they were not
     /// applied); after an ambiguous failure `reread` (given when we first sent it) says whether
-    /// it took effect (`Some`), and only if it did not is the request sent again.
+    /// it took effect (`Some`), and only if two reads say it did not is it sent again.
     pub(super) async fn post_once<T, R, Fut>(
         &self,
         what: &str,
@@ -228,8 +228,12 @@ impl NeonClient {
                 Err(err) if is_ambiguous(&err) => err,
                 Err(err) => return Err(err),
             };
-            if let Some(applied) = reread(since).await? {
-                return Ok(applied);
+            // Twice before sending again: a list may lag the mutation by one read, and a
+            // stale "not there" would make us apply it a second time.
+            for _ in 0..2 {
+                if let Some(applied) = reread(since).await? {
+                    return Ok(applied);
+                }
             }
             backoff.pause(what, err).await?;
             repeat = true;

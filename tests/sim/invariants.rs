@@ -63,6 +63,7 @@ pub fn restore_onto_prod_has_a_fresh_rollback_point(
 pub fn old_is_deleted_only_after_its_replacement_is_verified(
     s: &State,
     deleted: &str,
+    restore_ops: &std::collections::BTreeMap<String, Vec<String>>,
 ) -> Result<(), String> {
     let Some(old) = s.branch(deleted) else {
         return Ok(());
@@ -80,11 +81,21 @@ pub fn old_is_deleted_only_after_its_replacement_is_verified(
     else {
         return Err(format!("deletes `{}` ({deleted}), which no live branch replaced", old.name));
     };
-    let ops_done = s
-        .operations
-        .iter()
-        .filter(|o| o.branch_id.as_deref() == Some(new.id.as_str()))
-        .all(|o| o.status(now) == "finished");
+    // The restore's own operations (later ones on the branch, a snapshot say, are not it).
+    let ops_done = match restore_ops.get(&new.id) {
+        Some(ids) => ids.iter().all(|id| {
+            s.operations
+                .iter()
+                .any(|o| &o.id == id && o.status(now) == "finished")
+        }),
+        None => s
+            .operations
+            .iter()
+            .filter(|o| {
+                o.branch_id.as_deref() == Some(new.id.as_str()) && o.created_at <= new.created_at
+            })
+            .all(|o| o.status(now) == "finished"),
+    };
     if new.current_state == "ready" && new.restored_from.is_some() && ops_done {
         Ok(())
     } else {
@@ -239,11 +250,16 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     let record = world.track(|t| t.runs[run].clone());
     let stale = record.stale_inputs.clone();
+    let restore_ops = world.track(|t| t.restore_ops.clone());
     let mut checks: Vec<Result<(), String>> = Vec::new();
     world.emu.with_state(|s| match (req.method, segs.as_slice()) {
         (Method::Delete, ["projects", _, "branches", id]) => {
             checks.push(prod_is_never_deleted(s, id));
-            checks.push(old_is_deleted_only_after_its_replacement_is_verified(s, id));
+            checks.push(old_is_deleted_only_after_its_replacement_is_verified(
+                s,
+                id,
+                &restore_ops,
+            ));
             checks.push(deletions_stay_within_what_is_ours(
                 s,
                 record.command,
@@ -316,21 +332,33 @@ pub fn after_request(world: &World, run: usize, req: &Request, reply: &Reply) {
         }
     }
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+    if let (Method::Post, ["projects", _, "snapshots", _, "restore"]) = (req.method, segs.as_slice())
+        && reply.status < 300
+    {
+        let body = reply.json();
+        let branch = body["branch"]["id"].as_str().unwrap_or_default().to_string();
+        let ops = op_ids(&body);
+        world.track(|t| t.restore_ops.insert(branch, ops));
+    }
     if let (Method::Post, ["projects", _, "branches", branch, "snapshot"]) = (req.method, segs.as_slice())
         && reply.status < 300
     {
         let body = reply.json();
         let id = body["snapshot"]["id"].as_str().unwrap_or_default().to_string();
-        let ops: Vec<String> = body["operations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o["id"].as_str().map(str::to_string))
-            .collect();
+        let ops = op_ids(&body);
         world.track(|t| t.runs[run].snapshots.push((id, branch.to_string(), ops)));
     }
 }
 
+
+fn op_ids(body: &Value) -> Vec<String> {
+    body["operations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect()
+}
 
 fn body_str(req: &Request, path: &[&str]) -> Option<String> {
     let mut v: &Value = req.body.as_ref()?;

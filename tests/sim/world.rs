@@ -44,6 +44,8 @@ pub struct Tracker {
     pub promotions: Vec<CompletedPromotion>,
     /// Restores onto prod from a candidate of each commit (short sha → count).
     pub promoted_commits: BTreeMap<String, usize>,
+    /// The operations of the restore that made each branch (branch id → operation ids).
+    pub restore_ops: BTreeMap<String, Vec<String>>,
     pub violations: Vec<String>,
     pub trace: Vec<String>,
 }
