@@ -295,7 +295,12 @@ impl NeonClient {
         let Some(value) = found else {
             return Ok(None);
         };
-        let operations = self.operations_of(branch_ids, since).await?;
+        // Twice: the operations list may lag the mutation by one read, and missing the
+        // operation it started would let the caller go on before it ends.
+        let mut operations = self.operations_of(branch_ids, since).await?;
+        if operations.is_empty() {
+            operations = self.operations_of(branch_ids, since).await?;
+        }
         Ok(Some(WithOps { value, operations }))
     }
 

@@ -280,7 +280,9 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
         (Method::Post, ["projects", _, "snapshots", snapshot, "restore"]) => {
             let target = body_str(req, &["target_branch_id"]);
             if let Some(target) = target.as_deref() {
-                checks.push(restore_onto_prod_has_a_fresh_rollback_point(s, &record.snapshots, target));
+                // Judged now, reported only if Neon accepts the restore (`after_request`).
+                let fresh = restore_onto_prod_has_a_fresh_rollback_point(s, &record.snapshots, target);
+                world.track(|t| t.runs[run].pending_check = fresh.err());
                 checks.push(a_replaced_branch_given_by_id_is_never_used(&stale, target));
                 if let Some(prod) = s.branch_by_name(PROD).filter(|p| p.id == target) {
                     // Counted once Neon accepts it (`after_request`).
@@ -311,7 +313,11 @@ pub fn after_request(world: &World, run: usize, req: &Request, reply: &Reply) {
     if let Err(e) = exists {
         world.violation(Some(run), e);
     }
-    let pending = world.track(|t| t.runs[run].pending_restore.take());
+    let (pending, check) =
+        world.track(|t| (t.runs[run].pending_restore.take(), t.runs[run].pending_check.take()));
+    if let Some(failed) = check.filter(|_| reply.status < 300) {
+        world.violation(Some(run), failed);
+    }
     if let Some((snapshot, pre)) = pending.filter(|_| reply.status < 300) {
         let name = world.emu.with_state(|s| s.snapshot(&snapshot).map(|x| x.name.clone()));
         world.track(|t| t.runs[run].restored_prod = Some((snapshot, pre)));

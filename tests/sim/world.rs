@@ -26,6 +26,8 @@ pub struct RunRecord {
     pub restored_prod: Option<(String, String)>,
     /// The same, for a restore request not yet answered.
     pub pending_restore: Option<(String, String)>,
+    /// I2's verdict on that request, reported if Neon accepts it.
+    pub pending_check: Option<String>,
     /// Branch ids given as inputs that a restore had already replaced when the run started.
     pub stale_inputs: Vec<String>,
     pub keep_old_branch: bool,
