@@ -64,15 +64,28 @@ pub fn old_is_deleted_only_after_its_replacement_is_verified(
     s: &State,
     deleted: &str,
     restore_ops: &std::collections::BTreeMap<String, Vec<String>>,
+    verified_before: &std::collections::BTreeSet<String>,
 ) -> Result<(), String> {
     let Some(old) = s.branch(deleted) else {
         return Ok(());
     };
     let replaced = is_replaced_name(&old.name)
         || s.branches.values().any(|b| b.restored_as.as_deref() == Some(deleted));
-    if !replaced {
+    if !replaced || verified_before.contains(deleted) {
         return Ok(());
     }
+    verified_replacement(s, deleted, restore_ops)
+}
+
+/// Whether a live branch replaced `deleted` by a restore that is verified now.
+fn verified_replacement(
+    s: &State,
+    deleted: &str,
+    restore_ops: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<(), String> {
+    let Some(old) = s.branch(deleted) else {
+        return Ok(());
+    };
     let now = s.now();
     let Some(new) = s
         .branches
@@ -155,6 +168,7 @@ pub fn deletions_stay_within_what_is_ours(
     keep_old_branch: bool,
     branch: Option<&str>,
     snapshot: Option<&str>,
+    verified_before: &std::collections::BTreeSet<String>,
 ) -> Result<(), String> {
     if let Some(id) = snapshot {
         if let Some(snap) = s.snapshot(id)
@@ -169,7 +183,8 @@ pub fn deletions_stay_within_what_is_ours(
     let Some(b) = s.branch(id) else {
         return Ok(());
     };
-    let replaced = s.branches.values().any(|o| o.restored_as.as_deref() == Some(id));
+    let replaced = verified_before.contains(id)
+        || s.branches.values().any(|o| o.restored_as.as_deref() == Some(id));
     if b.default || b.protected {
         return Err(format!("{command} deletes default or protected branch `{}`", b.name));
     }
@@ -250,7 +265,7 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     let record = world.track(|t| t.runs[run].clone());
     let stale = record.stale_inputs.clone();
-    let restore_ops = world.track(|t| t.restore_ops.clone());
+    let (restore_ops, verified) = world.track(|t| (t.restore_ops.clone(), t.verified_replaced.clone()));
     let mut checks: Vec<Result<(), String>> = Vec::new();
     world.emu.with_state(|s| match (req.method, segs.as_slice()) {
         (Method::Delete, ["projects", _, "branches", id]) => {
@@ -259,6 +274,7 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
                 s,
                 id,
                 &restore_ops,
+                &verified,
             ));
             checks.push(deletions_stay_within_what_is_ours(
                 s,
@@ -266,6 +282,7 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
                 record.keep_old_branch,
                 Some(id),
                 None,
+                &verified,
             ));
         }
         (Method::Delete, ["projects", _, "snapshots", id]) => {
@@ -275,6 +292,7 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
                 record.keep_old_branch,
                 None,
                 Some(id),
+                &verified,
             ));
         }
         (Method::Post, ["projects", _, "snapshots", snapshot, "restore"]) => {
@@ -306,13 +324,22 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
     }
 }
 
-/// After every request: I1, I4 (for a restore Neon accepted), and what the run created
-/// (snapshots and their operations).
+/// After every request: I1, I4 (for a restore Neon accepted), which replaced branches are
+/// verifiably replaced by now, and what the run created (snapshots and their operations).
 pub fn after_request(world: &World, run: usize, req: &Request, reply: &Reply) {
     let exists = world.emu.with_state(|s| prod_always_exists(s));
     if let Err(e) = exists {
         world.violation(Some(run), e);
     }
+    let restore_ops = world.track(|t| t.restore_ops.clone());
+    let verified: Vec<String> = world.emu.with_state(|s| {
+        s.branches
+            .values()
+            .filter_map(|b| b.restored_as.clone())
+            .filter(|old| verified_replacement(s, old, &restore_ops).is_ok())
+            .collect()
+    });
+    world.track(|t| t.verified_replaced.extend(verified));
     let (pending, check) =
         world.track(|t| (t.runs[run].pending_restore.take(), t.runs[run].pending_check.take()));
     if let Some(failed) = check.filter(|_| reply.status < 300) {

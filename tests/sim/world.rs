@@ -48,6 +48,9 @@ pub struct Tracker {
     pub promoted_commits: BTreeMap<String, usize>,
     /// The operations of the restore that made each branch (branch id → operation ids).
     pub restore_ops: BTreeMap<String, Vec<String>>,
+    /// Branches whose replacement was seen verified (ready, restored, its restore finished),
+    /// even if that replacement is gone since: a chain of replaced branches is all obsolete.
+    pub verified_replaced: std::collections::BTreeSet<String>,
     pub violations: Vec<String>,
     pub trace: Vec<String>,
 }
