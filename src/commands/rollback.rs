@@ -43,7 +43,7 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
     }
     if let Some(later) = snapshots::superseded_by(&all, run, &prod.id) {
         return Ok(Done::skipped(format!(
-            "a later workflow run changed production since this run started (its snapshot {}): rolling back again would undo that, so nothing was restored",
+            "a later workflow run changed production or dev since this run started (its snapshot {}): rolling back again would undo that, so nothing was restored",
             later.name
         )));
     }

@@ -40,11 +40,12 @@ pub fn ours(all: &[Snapshot]) -> Vec<Ours<'_>> {
     ours
 }
 
-/// A snapshot of a later workflow run that changed prod since this run (`run`) was first
-/// started: GitHub numbers runs in the order they are made, and a re-run keeps its number.
-/// A promotion that later run completed left dev's baseline; a promotion or rollback of it
-/// that went on to replace prod left a rollback point of a branch that is not prod any more.
-/// Re-running this older run would undo that later change.
+/// A snapshot of a later workflow run that changed prod or dev since this run (`run`) was
+/// first started: GitHub numbers runs in the order they are made, and a re-run keeps its
+/// number. A later promotion, refresh-dev or setup left dev's baseline (each new baseline
+/// replaces the last, so it carries the newest such run); a later promotion or rollback that
+/// replaced prod left a rollback point of a branch that is not prod any more. Re-running this
+/// older run would undo that later change.
 pub fn superseded_by<'a>(all: &'a [Snapshot], run: Option<u64>, prod: &str) -> Option<&'a Snapshot> {
     let run = run?;
     ours(all)

@@ -2,9 +2,10 @@
 //! preview branches of our template whose PR is closed or gone; `(old)` branches that a
 //! verified restore replaced (a live, ready branch has `restored_as` equal to their id) and
 //! that have no children; our candidate and dev-refresh snapshots past `candidate_snapshot_ttl`
-//! and rollback points past their expiry. Never production, the dev root, the default branch, a
-//! protected branch, any other root, an `(old)` branch when `keep_old_branch` is set, dev's
-//! baseline, or anybody else's snapshot. A deletion that fails is a warning: the next sweep
+//! and rollback points past their expiry; a baseline older than dev's (two runs made one at
+//! once). Never production, the dev root, the default branch, a protected branch, any other
+//! root, an `(old)` branch when `keep_old_branch` is set, dev's baseline, or anybody else's
+//! snapshot. A deletion that fails is a warning: the next sweep
 //! tries again.
 
 use std::collections::HashSet;
@@ -196,6 +197,8 @@ fn stale_snapshots<'a>(
     candidate_ttl: &Expiry,
     now: Timestamp,
 ) -> Vec<Ours<'a>> {
+    // Dev's baseline is the newest one; an older one (two runs made one at once) is stale.
+    let baseline = snapshots::baseline(all).map(|b| b.id.as_str());
     snapshots::ours(all)
         .into_iter()
         .filter(|o| {
@@ -206,7 +209,7 @@ fn stale_snapshots<'a>(
                 .and_then(|e| e.parse::<Timestamp>().ok())
                 .is_some_and(|e| e <= now);
             match o.name.kind {
-                SnapshotKind::Baseline => false,
+                SnapshotKind::Baseline => Some(o.snapshot.id.as_str()) != baseline,
                 k if k.is_rollback_point() => expired,
                 _ => {
                     expired

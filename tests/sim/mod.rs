@@ -106,6 +106,9 @@ async fn play(schedule: Schedule) -> Verdict {
                 }
             }
             Step::Together(a, b) => {
+                if a.command.makes_baseline() && b.command.makes_baseline() {
+                    world.track(|t| t.baseline_race = true);
+                }
                 tokio::join!(
                     run(&world, a, &first_ids, true),
                     run(&world, b, &first_ids, true)
@@ -249,11 +252,17 @@ fn after_run(
             invariants::latest_restores_the_state_before_the_last_promotion(s, last.as_ref())
         }));
     }
+    if code == 0 && inv.command.makes_baseline() && !concurrent && printed.contains("Clean-up") {
+        world.track(|t| t.baseline_race = false);
+    }
     let clean = !printed.contains("::warning::clean-up");
     let retained = restored || matches!(inv.command, Cmd::Checkpoint);
     if code == 0 && retained && clean && !concurrent && printed.contains("Clean-up") {
         let others = world.emu.with_state(|s| in_flight_points(s, &record));
-        checks.push(world.emu.with_state(|s| invariants::no_snapshot_outlives_its_purpose(s, inv.kept + others)));
+        let baselines = if world.track(|t| t.baseline_race) { 2 } else { 1 };
+        checks.push(world.emu.with_state(|s| {
+            invariants::no_snapshot_outlives_its_purpose(s, inv.kept + others, baselines)
+        }));
     }
     for failed in checks.into_iter().filter_map(Result::err) {
         world.violation(Some(run), failed);

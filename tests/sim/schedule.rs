@@ -42,6 +42,11 @@ pub enum Cmd {
 }
 
 impl Cmd {
+    /// Commands whose clean-up makes dev's baseline.
+    pub fn makes_baseline(&self) -> bool {
+        matches!(self, Cmd::Promote { .. } | Cmd::RefreshDev | Cmd::Setup)
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Cmd::Setup => "setup",

@@ -52,6 +52,9 @@ pub struct Tracker {
     /// even if that replacement is gone since: a chain of replaced branches is all obsolete.
     pub verified_replaced: std::collections::BTreeSet<String>,
     pub violations: Vec<String>,
+    /// Two runs that each make dev's baseline ran at once since the last that ran alone:
+    /// each may have missed the other's, so two baselines may be left until the next.
+    pub baseline_race: bool,
     pub trace: Vec<String>,
 }
 

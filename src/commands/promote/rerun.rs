@@ -98,12 +98,22 @@ pub async fn rerun(
         }
         return Ok(Some(already(prod, sha, pr, rollback, candidate, earlier)));
     }
-    // A later workflow run promoted, or replaced prod, since this one first started.
+    // A later workflow run promoted, rolled back or refreshed dev since this one started.
     let run = ctx.github_run.as_ref().and_then(|g| g.run_id);
     if let Some(later) = snapshots::superseded_by(all, run, &prod.id) {
         return Ok(Some(Done::skipped(format!(
-            "a later workflow run changed production since this run started (its snapshot {}): running this older promotion of commit {sha} again would undo that, so nothing was promoted",
+            "a later workflow run changed production or dev since this run started (its snapshot {}): running this older promotion of commit {sha} again would undo that, so nothing was promoted",
             later.name
+        ))));
+    }
+    // Dev's baseline is this commit's candidate: it was promoted, and prod was replaced
+    // since (a rollback, or a restore by hand), which promoting again would undo.
+    if let Some(baseline) = snapshots::baseline(all).filter(|b| {
+        SnapshotName::parse(&b.name).is_some_and(|n| n.of == Of::Dev && n.is_for_commit(sha))
+    }) {
+        return Ok(Some(Done::skipped(format!(
+            "commit {sha} was already promoted (dev's baseline {} is its candidate) and production was replaced since: promoting it again would undo that, so nothing was promoted",
+            baseline.name
         ))));
     }
     // This commit's earlier try took a rollback point of a prod branch that has been replaced
