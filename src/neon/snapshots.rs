@@ -80,13 +80,20 @@ impl NeonClient {
         .await
     }
 
-    /// Deletes a snapshot; after an ambiguous failure a snapshot that is gone counts as deleted.
+    /// Deletes a snapshot; after an ambiguous failure a snapshot that two reads find gone
+    /// counts as deleted.
     pub async fn delete_snapshot(&self, id: &str) -> Result<Vec<Operation>, NeonError> {
         let delete = self.request(Method::Delete, &["snapshots", id], Vec::new(), None);
         let answer: OpsOnly = self
             .post_once("delete snapshot", &delete, move |_| async move {
-                let present = self.list_snapshots().await?.iter().any(|s| s.id == id);
-                Ok((!present).then(|| OpsOnly {
+                // Gone only when two reads agree: a list that lags one read may still answer
+                // as before the snapshot was made, and calling it deleted then would be wrong.
+                for _ in 0..2 {
+                    if self.list_snapshots().await?.iter().any(|s| s.id == id) {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(OpsOnly {
                     value: None,
                     operations: Vec::new(),
                 }))
