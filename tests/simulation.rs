@@ -12,7 +12,7 @@ mod sim;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Seeds that once broke an invariant, kept as regression tests.
-const REGRESSIONS: &[u64] = &[];
+const REGRESSIONS: &[u64] = &[1118, 1791];
 
 /// Runs seeds `from..from + count` on every core; returns the reports of those that failed.
 fn sweep_seeds(from: u64, count: u64) -> (Vec<String>, u64) {
@@ -41,7 +41,10 @@ fn sweep_seeds(from: u64, count: u64) -> (Vec<String>, u64) {
 }
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn check(from: u64, count: u64) {
@@ -57,7 +60,10 @@ fn check(from: u64, count: u64) {
         println!("{}", f.lines().take(2).collect::<Vec<_>>().join(" | "));
     }
     if let Some(first) = failures.first() {
-        panic!("{} of {count} seeds broke an invariant; the first:\n{first}", failures.len());
+        panic!(
+            "{} of {count} seeds broke an invariant; the first:\n{first}",
+            failures.len()
+        );
     }
 }
 

@@ -14,7 +14,7 @@ use anyhow::anyhow;
 
 use super::plan::Call;
 use super::{advice, failure};
-use crate::ctx::{Cancelled, Ctx};
+use crate::ctx::{Cancelled, Ctx, Made};
 use crate::neon::{Branch, NeonError, RestoreSnapshot};
 use crate::outcome::{Failure, SnapshotRef};
 
@@ -124,6 +124,7 @@ impl<'a> Progress<'a> {
         let target = &self.target;
         let what = self.what;
         let cancelled = error.downcast_ref::<Cancelled>().is_some();
+        let accepted = error.downcast_ref::<Made>().is_some();
         let (state, next) = match &self.restoring {
             None => (
                 format!("the {what} stopped before any restore: `{target}` is untouched"),
@@ -147,6 +148,28 @@ impl<'a> Progress<'a> {
                             "check `{target}` in the Neon Console; if it is not right, {}; a re-run of this event stops here too, so promote anew (a new push, or {}) once `{target}` is checked",
                             self.undo_hint(),
                             self.ctx.config.command_hint(self.what_command())
+                        ),
+                    ),
+                    // Neon took the restore; it swaps the branches once its operations end.
+                    Fate::Untouched if accepted => (
+                        format!(
+                            "Neon accepted the restore of `{target}` from {}, but the run stopped before it finished: `{target}` is still {old_id} until it does, and nothing was deleted",
+                            snapshot.id
+                        ),
+                        format!(
+                            "re-run: it waits for the restore, verifies it and finishes (it never restores twice), or stops if the restore failed; {}",
+                            self.undo_hint()
+                        ),
+                    ),
+                    // Stopped mid-request: the restore may have been sent.
+                    Fate::Untouched if cancelled => (
+                        format!(
+                            "the run stopped while asking Neon to restore `{target}` from {}, which may or may not have been accepted: `{target}` is still {old_id} for now, and nothing was deleted",
+                            snapshot.id
+                        ),
+                        format!(
+                            "re-run: it finds out and finishes, or stops if the restore failed; {}",
+                            self.undo_hint()
                         ),
                     ),
                     Fate::Untouched => (

@@ -73,12 +73,24 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
         .with_run(run)
         .to_string();
     let spare = Spare::new(ctx, &[], &prod.id);
-    let taken = take(ctx, step, &prod, &name, &ctx.config.rollback_snapshot_ttl, spare).await;
+    let taken = take(
+        ctx,
+        step,
+        &prod,
+        &name,
+        &ctx.config.rollback_snapshot_ttl,
+        spare,
+    )
+    .await;
     let undo = snapshot_ref(&progress.took(step, taken).await?);
     progress.undo_with(Some(&undo));
     // Only what was made before this attempt started: a twin attempt may have just taken
     // the rest.
-    let before = |s: &&&Snapshot| s.created_at.parse::<jiff::Timestamp>().is_ok_and(|t| t < started);
+    let before = |s: &&&Snapshot| {
+        s.created_at
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|t| t < started)
+    };
     for stale in earlier.iter().filter(before) {
         let label = format!("Delete an earlier attempt's rollback point {}", stale.name);
         if let Err(e) = delete(ctx, &label, &snapshot_ref(stale)).await {

@@ -69,7 +69,9 @@ pub fn missing_dev(ctx: &Ctx) -> anyhow::Error {
 /// The project's default branch, confirmed by a read of it.
 async fn default_branch(ctx: &Ctx) -> anyhow::Result<Branch> {
     for _ in 0..CONFIRMATIONS {
-        let listed = ctx.step("Find production", ctx.neon.default_branch()).await?;
+        let listed = ctx
+            .step("Find production", ctx.neon.default_branch())
+            .await?;
         let fresh = confirm(ctx, &listed).await?;
         if let Some(fresh) = fresh.filter(|b| b.default) {
             return Ok(fresh);

@@ -46,7 +46,11 @@ pub fn ours(all: &[Snapshot]) -> Vec<Ours<'_>> {
 /// replaces the last, so it carries the newest such run); a later promotion or rollback that
 /// replaced prod left a rollback point of a branch that is not prod any more. Re-running this
 /// older run would undo that later change.
-pub fn superseded_by<'a>(all: &'a [Snapshot], run: Option<u64>, prod: &str) -> Option<&'a Snapshot> {
+pub fn superseded_by<'a>(
+    all: &'a [Snapshot],
+    run: Option<u64>,
+    prod: &str,
+) -> Option<&'a Snapshot> {
     let run = run?;
     ours(all)
         .into_iter()
@@ -90,7 +94,9 @@ impl<'a> Spare<'a> {
     fn spares(&self, s: &Snapshot) -> bool {
         self.keep.contains(&s.id.as_str())
             || (s.source_branch_id.as_deref() == Some(self.of)
-                && s.created_at.parse::<jiff::Timestamp>().is_ok_and(|t| t >= self.since))
+                && s.created_at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|t| t >= self.since))
     }
 }
 
@@ -210,7 +216,9 @@ async fn relieve_quota(ctx: &Ctx, spare: Spare<'_>) -> anyhow::Result<usize> {
 pub fn surplus(all: &[Snapshot], room: usize, spare: Spare<'_>) -> Vec<SnapshotRef> {
     let mut doomed: Vec<SnapshotRef> = ours(all)
         .into_iter()
-        .filter(|o| o.name.kind.is_rollback_point() && !spare.keep.contains(&o.snapshot.id.as_str()))
+        .filter(|o| {
+            o.name.kind.is_rollback_point() && !spare.keep.contains(&o.snapshot.id.as_str())
+        })
         .map(|o| o.snapshot)
         .enumerate()
         .filter(|(i, s)| *i >= room && !spare.spares(s))
@@ -269,10 +277,7 @@ pub async fn explain_quota(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
 }
 
 pub fn is_quota(e: &anyhow::Error) -> bool {
-    matches!(
-        crate::ctx::neon_error(e),
-        Some(NeonError::QuotaExceeded(_))
-    )
+    matches!(crate::ctx::neon_error(e), Some(NeonError::QuotaExceeded(_)))
 }
 
 fn is_failed_operation(e: &anyhow::Error) -> bool {
@@ -373,17 +378,33 @@ mod tests {
         let all = list();
         let ids = |v: Vec<SnapshotRef>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
         let since: jiff::Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
-        let none = Spare { keep: &[], of: "br-other", since };
+        let none = Spare {
+            keep: &[],
+            of: "br-other",
+            since,
+        };
         assert_eq!(ids(surplus(&all, 2, none)), ["p1", "r1"]);
-        let keep_p1 = Spare { keep: &["p1"], of: "br-other", since };
+        let keep_p1 = Spare {
+            keep: &["p1"],
+            of: "br-other",
+            since,
+        };
         assert_eq!(ids(surplus(&all, 0, keep_p1)), ["r1", "c1", "p2"]);
         assert!(surplus(&all, 10, none).is_empty());
         // Recent rollback points of the current prod may be another run's: they take room,
         // never go; older ones are fair game.
-        let of_prod = Spare { keep: &[], of: "br-prod", since };
+        let of_prod = Spare {
+            keep: &[],
+            of: "br-prod",
+            since,
+        };
         assert!(surplus(&all, 0, of_prod).is_empty());
         let later: jiff::Timestamp = "2026-11-24T00:00:00Z".parse().unwrap();
-        let old_of_prod = Spare { keep: &[], of: "br-prod", since: later };
+        let old_of_prod = Spare {
+            keep: &[],
+            of: "br-prod",
+            since: later,
+        };
         assert_eq!(surplus(&all, 0, old_of_prod).len(), 4);
     }
 

@@ -6,9 +6,9 @@
 
 use super::plan::Call;
 use super::snapshots::{self, delete, prune};
+use crate::ctx::{Cancelled, Ctx};
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::Snapshot;
-use crate::ctx::{Cancelled, Ctx};
 use crate::neon::{Branch, UpdateBranch};
 use crate::outcome::{OldBranch, SnapshotRef, Tidied};
 
@@ -80,7 +80,9 @@ async fn list(ctx: &Ctx, listed: &mut Option<Vec<Snapshot>>) -> anyhow::Result<V
     if let Some(all) = listed {
         return Ok(all.clone());
     }
-    let all = ctx.step("List snapshots", ctx.neon.list_snapshots()).await?;
+    let all = ctx
+        .step("List snapshots", ctx.neon.list_snapshots())
+        .await?;
     *listed = Some(all.clone());
     Ok(all)
 }

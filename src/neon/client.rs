@@ -220,7 +220,11 @@ impl NeonClient {
             let page: OperationPage = self.get("list operations", &["operations"], query).await?;
             pages.turn(page.operations.len(), page.pagination);
             for op in page.operations {
-                if op.created_at.parse::<Timestamp>().is_ok_and(|at| at < floor) {
+                if op
+                    .created_at
+                    .parse::<Timestamp>()
+                    .is_ok_and(|at| at < floor)
+                {
                     pages.end();
                     break;
                 }

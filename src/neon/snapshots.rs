@@ -111,7 +111,8 @@ impl NeonClient {
         let body = json!({ "snapshot": { "name": name } });
         let patch = self.request(Method::Patch, &["snapshots", id], Vec::new(), Some(body));
         let what = "update snapshot";
-        let one: One = super::calls::parse(what, &self.fetch(&patch, self.idempotent(what)).await?)?;
+        let one: One =
+            super::calls::parse(what, &self.fetch(&patch, self.idempotent(what)).await?)?;
         Ok(one.snapshot)
     }
 
@@ -136,7 +137,11 @@ impl NeonClient {
             ("format", "json".to_string()),
         ];
         let answer: Answer = self
-            .get("get branch schema", &["branches", branch_id, "schema"], query)
+            .get(
+                "get branch schema",
+                &["branches", branch_id, "schema"],
+                query,
+            )
             .await?;
         Ok(answer.json.map(|j| j.tables).unwrap_or_default())
     }

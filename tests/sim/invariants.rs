@@ -3,13 +3,13 @@
 //! request; `after_run` once a run has ended. A broken invariant is recorded, with the run that
 //! broke it, in the world's tracker (the simulation prints the seed and the replay).
 
-use neon_emulator::state::State;
 use neon_emulator::Reply;
+use neon_emulator::state::State;
 use neon_promote::naming::{Of, SnapshotKind, SnapshotName};
 use neon_promote::neon::{Method, Request};
 use serde_json::Value;
 
-use super::world::{CompletedPromotion, PROD, World};
+use super::world::{AcceptedPromotion, PROD, World};
 
 /// I1 — a branch named like prod always exists.
 pub fn prod_always_exists(s: &State) -> Result<(), String> {
@@ -41,7 +41,8 @@ pub fn restore_onto_prod_has_a_fresh_rollback_point(
     let now = s.now();
     let fresh = taken.iter().any(|(snapshot, branch, ops)| {
         branch == target
-            && s.snapshot(snapshot).is_some_and(|snap| snap.data == prod.data)
+            && s.snapshot(snapshot)
+                .is_some_and(|snap| snap.data == prod.data)
             && ops.iter().all(|op| {
                 s.operations
                     .iter()
@@ -70,7 +71,9 @@ pub fn old_is_deleted_only_after_its_replacement_is_verified(
         return Ok(());
     };
     let replaced = is_replaced_name(&old.name)
-        || s.branches.values().any(|b| b.restored_as.as_deref() == Some(deleted));
+        || s.branches
+            .values()
+            .any(|b| b.restored_as.as_deref() == Some(deleted));
     if !replaced || verified_before.contains(deleted) {
         return Ok(());
     }
@@ -94,7 +97,10 @@ fn verified_replacement(
         .filter(|b| b.restored_as.as_deref() == Some(deleted))
         .collect();
     if replacements.is_empty() {
-        return Err(format!("deletes `{}` ({deleted}), which no live branch replaced", old.name));
+        return Err(format!(
+            "deletes `{}` ({deleted}), which no live branch replaced",
+            old.name
+        ));
     }
     let verified = |new: &&neon_emulator::state::Branch| {
         // The restore's own operations (later ones on the branch, a snapshot say, are not it).
@@ -108,7 +114,8 @@ fn verified_replacement(
                 .operations
                 .iter()
                 .filter(|o| {
-                    o.branch_id.as_deref() == Some(new.id.as_str()) && o.created_at <= new.created_at
+                    o.branch_id.as_deref() == Some(new.id.as_str())
+                        && o.created_at <= new.created_at
                 })
                 .all(|o| o.status(now) == "finished"),
         };
@@ -134,12 +141,21 @@ pub fn one_commit_is_promoted_at_most_once(times: usize, sha: &str) -> Result<()
     }
 }
 
-/// I5 — `latest` restores the state before the last completed promotion.
+/// I5 — `latest` restores the state before the last completed promotion: the last accepted
+/// restore of a candidate onto prod that swapped the branches (its run may have stopped after).
 pub fn latest_restores_the_state_before_the_last_promotion(
     s: &State,
-    last: Option<&CompletedPromotion>,
+    accepted: &[AcceptedPromotion],
 ) -> Result<(), String> {
-    let (Some(last), Some(prod)) = (last, s.branch_by_name(PROD)) else {
+    let prod = s.branch_by_name(PROD);
+    // The rollback just replaced prod: the promotion it undid is the last whose replaced
+    // branch, other than the prod the rollback itself replaced, lost prod's name.
+    let rolled_back = prod.and_then(|p| p.restored_as.clone());
+    let last = accepted.iter().rev().find(|a| {
+        Some(&a.replaced) != rolled_back.as_ref()
+            && s.branch(&a.replaced).is_none_or(|b| b.name != PROD)
+    });
+    let (Some(last), Some(prod)) = (last, prod) else {
         return Ok(());
     };
     if prod.data == last.pre_restore_data {
@@ -159,7 +175,9 @@ pub fn a_replaced_branch_given_by_id_is_never_used(
     touched: &str,
 ) -> Result<(), String> {
     if stale_at_start.iter().any(|id| id == touched) {
-        Err(format!("uses branch {touched}, given by id, which a restore had replaced"))
+        Err(format!(
+            "uses branch {touched}, given by id, which a restore had replaced"
+        ))
     } else {
         Ok(())
     }
@@ -180,7 +198,10 @@ pub fn deletions_stay_within_what_is_ours(
         if let Some(snap) = s.snapshot(id)
             && SnapshotName::parse(&snap.name).is_none()
         {
-            return Err(format!("deletes snapshot `{}` ({id}), which is not ours", snap.name));
+            return Err(format!(
+                "deletes snapshot `{}` ({id}), which is not ours",
+                snap.name
+            ));
         }
     }
     let (Some(id), true) = (branch, matches!(command, "sweep" | "cleanup")) else {
@@ -190,15 +211,26 @@ pub fn deletions_stay_within_what_is_ours(
         return Ok(());
     };
     let replaced = verified_before.contains(id)
-        || s.branches.values().any(|o| o.restored_as.as_deref() == Some(id));
+        || s.branches
+            .values()
+            .any(|o| o.restored_as.as_deref() == Some(id));
     if b.default || b.protected {
-        return Err(format!("{command} deletes default or protected branch `{}`", b.name));
+        return Err(format!(
+            "{command} deletes default or protected branch `{}`",
+            b.name
+        ));
     }
     if b.parent_id.is_none() && !replaced {
-        return Err(format!("{command} deletes root `{}`, which no restore replaced", b.name));
+        return Err(format!(
+            "{command} deletes root `{}`, which no restore replaced",
+            b.name
+        ));
     }
     if replaced && keep_old_branch {
-        return Err(format!("{command} deletes `{}` although keep_old_branch is set", b.name));
+        return Err(format!(
+            "{command} deletes `{}` although keep_old_branch is set",
+            b.name
+        ));
     }
     Ok(())
 }
@@ -217,7 +249,10 @@ pub fn no_snapshot_outlives_its_purpose(
         .filter_map(|x| SnapshotName::parse(&x.name))
         .collect();
     let points = ours.iter().filter(|n| n.kind.is_rollback_point()).count();
-    let baselines = ours.iter().filter(|n| n.kind == SnapshotKind::Baseline).count();
+    let baselines = ours
+        .iter()
+        .filter(|n| n.kind == SnapshotKind::Baseline)
+        .count();
     if points <= kept && baselines <= baselines_allowed {
         Ok(())
     } else {
@@ -235,10 +270,14 @@ pub fn every_failure_says_where_prod_stands(
     existing_points: &[String],
 ) -> Result<(), String> {
     let [error] = errors else {
-        return Err(format!("a failed run printed {} error lines: {errors:?}", errors.len()));
+        return Err(format!(
+            "a failed run printed {} error lines: {errors:?}",
+            errors.len()
+        ));
     };
-    const STATE: [&str; 8] = [
+    const STATE: [&str; 9] = [
         "untouched",
+        "is still",
         "not affected",
         "is now",
         "was restored",
@@ -248,11 +287,20 @@ pub fn every_failure_says_where_prod_stands(
         "state of production",
     ];
     const NEXT: [&str; 8] = [
-        "re-run", "check", "roll back", "put ", "fix the cause", "promote anew", "set ", "give ",
+        "re-run",
+        "check",
+        "roll back",
+        "put ",
+        "fix the cause",
+        "promote anew",
+        "set ",
+        "give ",
     ];
     let lower = error.to_lowercase();
     if !STATE.iter().any(|p| lower.contains(p)) {
-        return Err(format!("the error does not say what state production is in: {error}"));
+        return Err(format!(
+            "the error does not say what state production is in: {error}"
+        ));
     }
     if !NEXT.iter().any(|p| lower.contains(p)) {
         return Err(format!("the error does not say what to do next: {error}"));
@@ -276,60 +324,64 @@ pub fn before_mutation(world: &World, run: usize, req: &Request) {
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     let record = world.track(|t| t.runs[run].clone());
     let stale = record.stale_inputs.clone();
-    let (restore_ops, verified) = world.track(|t| (t.restore_ops.clone(), t.verified_replaced.clone()));
+    let (restore_ops, verified) =
+        world.track(|t| (t.restore_ops.clone(), t.verified_replaced.clone()));
     let mut checks: Vec<Result<(), String>> = Vec::new();
-    world.emu.with_state(|s| match (req.method, segs.as_slice()) {
-        (Method::Delete, ["projects", _, "branches", id]) => {
-            checks.push(prod_is_never_deleted(s, id));
-            checks.push(old_is_deleted_only_after_its_replacement_is_verified(
-                s,
-                id,
-                &restore_ops,
-                &verified,
-            ));
-            checks.push(deletions_stay_within_what_is_ours(
-                s,
-                record.command,
-                record.keep_old_branch,
-                Some(id),
-                None,
-                &verified,
-            ));
-        }
-        (Method::Delete, ["projects", _, "snapshots", id]) => {
-            checks.push(deletions_stay_within_what_is_ours(
-                s,
-                record.command,
-                record.keep_old_branch,
-                None,
-                Some(id),
-                &verified,
-            ));
-        }
-        (Method::Post, ["projects", _, "snapshots", snapshot, "restore"]) => {
-            let target = body_str(req, &["target_branch_id"]);
-            if let Some(target) = target.as_deref() {
-                // Judged now, reported only if Neon accepts the restore (`after_request`).
-                let fresh = restore_onto_prod_has_a_fresh_rollback_point(s, &record.snapshots, target);
-                world.track(|t| t.runs[run].pending_check = fresh.err());
-                checks.push(a_replaced_branch_given_by_id_is_never_used(&stale, target));
-                if let Some(prod) = s.branch_by_name(PROD).filter(|p| p.id == target) {
-                    // Counted once Neon accepts it (`after_request`).
-                    let pending = (snapshot.to_string(), prod.data.clone());
-                    world.track(|t| t.runs[run].pending_restore = Some(pending));
+    world
+        .emu
+        .with_state(|s| match (req.method, segs.as_slice()) {
+            (Method::Delete, ["projects", _, "branches", id]) => {
+                checks.push(prod_is_never_deleted(s, id));
+                checks.push(old_is_deleted_only_after_its_replacement_is_verified(
+                    s,
+                    id,
+                    &restore_ops,
+                    &verified,
+                ));
+                checks.push(deletions_stay_within_what_is_ours(
+                    s,
+                    record.command,
+                    record.keep_old_branch,
+                    Some(id),
+                    None,
+                    &verified,
+                ));
+            }
+            (Method::Delete, ["projects", _, "snapshots", id]) => {
+                checks.push(deletions_stay_within_what_is_ours(
+                    s,
+                    record.command,
+                    record.keep_old_branch,
+                    None,
+                    Some(id),
+                    &verified,
+                ));
+            }
+            (Method::Post, ["projects", _, "snapshots", snapshot, "restore"]) => {
+                let target = body_str(req, &["target_branch_id"]);
+                if let Some(target) = target.as_deref() {
+                    // Judged now, reported only if Neon accepts the restore (`after_request`).
+                    let fresh =
+                        restore_onto_prod_has_a_fresh_rollback_point(s, &record.snapshots, target);
+                    world.track(|t| t.runs[run].pending_check = fresh.err());
+                    checks.push(a_replaced_branch_given_by_id_is_never_used(&stale, target));
+                    if let Some(prod) = s.branch_by_name(PROD).filter(|p| p.id == target) {
+                        // Counted once Neon accepts it (`after_request`).
+                        let pending = (snapshot.to_string(), prod.data.clone());
+                        world.track(|t| t.runs[run].pending_restore = Some(pending));
+                    }
                 }
             }
-        }
-        (Method::Post, ["projects", _, "branches", id, "snapshot"]) => {
-            checks.push(a_replaced_branch_given_by_id_is_never_used(&stale, id));
-        }
-        (Method::Post, ["projects", _, "branches"]) => {
-            if let Some(parent) = body_str(req, &["branch", "parent_id"]) {
-                checks.push(a_replaced_branch_given_by_id_is_never_used(&stale, &parent));
+            (Method::Post, ["projects", _, "branches", id, "snapshot"]) => {
+                checks.push(a_replaced_branch_given_by_id_is_never_used(&stale, id));
             }
-        }
-        _ => {}
-    });
+            (Method::Post, ["projects", _, "branches"]) => {
+                if let Some(parent) = body_str(req, &["branch", "parent_id"]) {
+                    checks.push(a_replaced_branch_given_by_id_is_never_used(&stale, &parent));
+                }
+            }
+            _ => {}
+        });
     for failed in checks.into_iter().filter_map(Result::err) {
         world.violation(Some(run), failed);
     }
@@ -351,20 +403,33 @@ pub fn after_request(world: &World, run: usize, req: &Request, reply: &Reply) {
             .collect()
     });
     world.track(|t| t.verified_replaced.extend(verified));
-    let (pending, check) =
-        world.track(|t| (t.runs[run].pending_restore.take(), t.runs[run].pending_check.take()));
+    let (pending, check) = world.track(|t| {
+        (
+            t.runs[run].pending_restore.take(),
+            t.runs[run].pending_check.take(),
+        )
+    });
     if let Some(failed) = check.filter(|_| reply.status < 300) {
         world.violation(Some(run), failed);
     }
     if let Some((snapshot, pre)) = pending.filter(|_| reply.status < 300) {
-        let name = world.emu.with_state(|s| s.snapshot(&snapshot).map(|x| x.name.clone()));
-        world.track(|t| t.runs[run].restored_prod = Some((snapshot, pre)));
-        if let Some(sha) = name
+        let name = world
+            .emu
+            .with_state(|s| s.snapshot(&snapshot).map(|x| x.name.clone()));
+        world.track(|t| t.runs[run].restored_prod = Some((snapshot, pre.clone())));
+        let candidate = name
             .as_deref()
             .and_then(SnapshotName::parse)
-            .filter(|n| n.of == Of::Dev)
-            .and_then(|n| n.sha)
-        {
+            .filter(|n| n.of == Of::Dev);
+        if let (Some(_), Some(replaced)) = (&candidate, req_target(req)) {
+            world.track(|t| {
+                t.promotions.push(AcceptedPromotion {
+                    pre_restore_data: pre,
+                    replaced,
+                })
+            });
+        }
+        if let Some(sha) = candidate.and_then(|n| n.sha) {
             let times = world.track(|t| {
                 let n = t.promoted_commits.entry(sha.clone()).or_default();
                 *n += 1;
@@ -376,24 +441,31 @@ pub fn after_request(world: &World, run: usize, req: &Request, reply: &Reply) {
         }
     }
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
-    if let (Method::Post, ["projects", _, "snapshots", _, "restore"]) = (req.method, segs.as_slice())
+    if let (Method::Post, ["projects", _, "snapshots", _, "restore"]) =
+        (req.method, segs.as_slice())
         && reply.status < 300
     {
         let body = reply.json();
-        let branch = body["branch"]["id"].as_str().unwrap_or_default().to_string();
+        let branch = body["branch"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let ops = op_ids(&body);
         world.track(|t| t.restore_ops.insert(branch, ops));
     }
-    if let (Method::Post, ["projects", _, "branches", branch, "snapshot"]) = (req.method, segs.as_slice())
+    if let (Method::Post, ["projects", _, "branches", branch, "snapshot"]) =
+        (req.method, segs.as_slice())
         && reply.status < 300
     {
         let body = reply.json();
-        let id = body["snapshot"]["id"].as_str().unwrap_or_default().to_string();
+        let id = body["snapshot"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let ops = op_ids(&body);
         world.track(|t| t.runs[run].snapshots.push((id, branch.to_string(), ops)));
     }
 }
-
 
 fn op_ids(body: &Value) -> Vec<String> {
     body["operations"]
@@ -402,6 +474,10 @@ fn op_ids(body: &Value) -> Vec<String> {
         .flatten()
         .filter_map(|o| o["id"].as_str().map(str::to_string))
         .collect()
+}
+
+fn req_target(req: &Request) -> Option<String> {
+    body_str(req, &["target_branch_id"])
 }
 
 fn body_str(req: &Request, path: &[&str]) -> Option<String> {

@@ -27,7 +27,7 @@ use neon_promote::secret::Secret;
 use tokio_util::sync::CancellationToken;
 
 use schedule::{Cmd, Invocation, Schedule, Step, Target};
-use world::{CompletedPromotion, DEV, FaultMix, PROD, RunRecord, World};
+use world::{DEV, FaultMix, PROD, RunRecord, World};
 
 /// What a seed found: the schedule, and the violations with the replay trace.
 pub struct Verdict {
@@ -66,7 +66,11 @@ pub fn run_seed(seed: u64) -> Verdict {
 async fn play(schedule: Schedule) -> Verdict {
     let start: jiff::Timestamp = "2026-11-30T12:00:00Z".parse().expect("start");
     let emu = Emulator::detached(Options {
-        seed: if schedule.empty_project { Seed::Empty } else { Seed::Demo },
+        seed: if schedule.empty_project {
+            Seed::Empty
+        } else {
+            Seed::Demo
+        },
         op_duration: schedule.op_duration,
         snapshot_quota: schedule.quota,
         start_time: Some(start),
@@ -161,7 +165,9 @@ async fn run_once(world: &Arc<World>, inv: &Invocation, ids: &Ids, concurrent: b
             .into_iter()
             .flatten()
             .filter(|id| {
-                s.branches.values().any(|b| b.restored_as.as_deref() == Some(id.as_str()))
+                s.branches
+                    .values()
+                    .any(|b| b.restored_as.as_deref() == Some(id.as_str()))
             })
             .cloned()
             .collect()
@@ -182,7 +188,15 @@ async fn run_once(world: &Arc<World>, inv: &Invocation, ids: &Ids, concurrent: b
     };
     let sink = Arc::new(Mutex::new(Vec::new()));
     let cancel = CancellationToken::new();
-    let ctx = context(world, run, inv, prod_input, dev_input, sink.clone(), cancel.clone());
+    let ctx = context(
+        world,
+        run,
+        inv,
+        prod_input,
+        dev_input,
+        sink.clone(),
+        cancel.clone(),
+    );
     let info = CommentInfo::new(&ctx.config, ctx.github_run.as_ref());
     let code = match inv.cancel_after {
         None => app::run_cancellable(&ctx, &route, &info).await,
@@ -201,10 +215,21 @@ async fn run_once(world: &Arc<World>, inv: &Invocation, ids: &Ids, concurrent: b
     };
     let printed = String::from_utf8_lossy(&sink.lock().expect("sink")).into_owned();
     world.trace(format!("run #{run} exited {code}"));
-    for line in printed.lines().filter(|l| l.starts_with("::error") || l.starts_with("::warning")) {
+    for line in printed
+        .lines()
+        .filter(|l| l.starts_with("::error") || l.starts_with("::warning"))
+    {
         world.trace(format!("run #{run}   {line}"));
     }
-    after_run(world, run, inv, code, &printed, &ctx.runner.outputs(), concurrent);
+    after_run(
+        world,
+        run,
+        inv,
+        code,
+        &printed,
+        &ctx.runner.outputs(),
+        concurrent,
+    );
 }
 
 /// I5, I7 (the bound) and I8, once a run has ended.
@@ -237,19 +262,17 @@ fn after_run(
                 .map(|(id, _, _)| id.clone())
                 .collect()
         });
-        checks.push(invariants::every_failure_says_where_prod_stands(&errors, outputs, &existing));
+        checks.push(invariants::every_failure_says_where_prod_stands(
+            &errors, outputs, &existing,
+        ));
     } else if !errors.is_empty() {
         checks.push(Err(format!("a run that exited 0 printed {errors:?}")));
     }
     let restored = code == 0 && record.restored_prod.is_some();
-    if restored && matches!(inv.command, Cmd::Promote { .. }) {
-        let (_, pre) = record.restored_prod.clone().expect("restored");
-        world.track(|t| t.promotions.push(CompletedPromotion { pre_restore_data: pre }));
-    }
     if restored && matches!(inv.command, Cmd::Rollback(Target::Latest)) && !concurrent {
-        let last = world.track(|t| t.promotions.last().cloned());
+        let accepted = world.track(|t| t.promotions.clone());
         checks.push(world.emu.with_state(|s| {
-            invariants::latest_restores_the_state_before_the_last_promotion(s, last.as_ref())
+            invariants::latest_restores_the_state_before_the_last_promotion(s, &accepted)
         }));
     }
     if code == 0 && inv.command.makes_baseline() && !concurrent && printed.contains("Clean-up") {
@@ -259,7 +282,11 @@ fn after_run(
     let retained = restored || matches!(inv.command, Cmd::Checkpoint);
     if code == 0 && retained && clean && !concurrent && printed.contains("Clean-up") {
         let others = world.emu.with_state(|s| in_flight_points(s, &record));
-        let baselines = if world.track(|t| t.baseline_race) { 2 } else { 1 };
+        let baselines = if world.track(|t| t.baseline_race) {
+            2
+        } else {
+            1
+        };
         checks.push(world.emu.with_state(|s| {
             invariants::no_snapshot_outlives_its_purpose(s, inv.kept + others, baselines)
         }));
@@ -312,7 +339,9 @@ fn route(world: &World, inv: &Invocation) -> Option<Route> {
             let ours: Vec<(String, String)> = world.emu.with_state(|s| {
                 s.snapshots
                     .iter()
-                    .filter(|x| SnapshotName::parse(&x.name).is_some_and(|n| n.kind.is_rollback_point()))
+                    .filter(|x| {
+                        SnapshotName::parse(&x.name).is_some_and(|n| n.kind.is_rollback_point())
+                    })
                     .map(|x| (x.id.clone(), x.name.clone()))
                     .collect()
             });

@@ -115,7 +115,10 @@ pub enum Migration {
 
 impl Migration {
     pub fn apply(&self, s: &mut State, branch: &str) {
-        let mut tables = s.schema_of(branch, "neondb").map(<[Table]>::to_vec).unwrap_or_default();
+        let mut tables = s
+            .schema_of(branch, "neondb")
+            .map(<[Table]>::to_vec)
+            .unwrap_or_default();
         match self {
             Migration::AddColumn(n) => {
                 if let Some(t) = tables.first_mut() {
@@ -178,7 +181,8 @@ impl Schedule {
         let mut r = fastrand::Rng::with_seed(seed);
         let pick = |r: &mut fastrand::Rng, n: usize| r.usize(0..n);
         let variants = Variants {
-            restore_rename: [RestoreRename::AtRequest, RestoreRename::WhenFinished][pick(&mut r, 2)],
+            restore_rename: [RestoreRename::AtRequest, RestoreRename::WhenFinished]
+                [pick(&mut r, 2)],
             failed_restore: [FailedRestore::Untouched, FailedRestore::Renamed][pick(&mut r, 2)],
             lock_scope: [LockScope::ProjectWide, LockScope::PerBranch][pick(&mut r, 2)],
             list_lag: r.bool(),
@@ -252,7 +256,11 @@ impl Schedule {
     pub fn describe(&self) -> String {
         let mut s = format!(
             "  project: {}, operations take {:?}, snapshot quota {}, restore moves protection: {}\n  variants: {:?}\n  faults: {:.0}% of requests, latency up to {:?}\n",
-            if self.empty_project { "production only" } else { "production and dev" },
+            if self.empty_project {
+                "production only"
+            } else {
+                "production and dev"
+            },
             self.op_duration,
             self.quota,
             self.restore_moves_protection,
@@ -277,7 +285,9 @@ fn describe_step(step: &Step) -> String {
 
 /// A commit sha: 40 hex digits, every one random (so short shas differ too).
 fn sha(r: &mut fastrand::Rng) -> String {
-    (0..40).map(|_| char::from_digit(r.u32(0..16), 16).expect("hex")).collect()
+    (0..40)
+        .map(|_| char::from_digit(r.u32(0..16), 16).expect("hex"))
+        .collect()
 }
 
 fn random_command(r: &mut fastrand::Rng) -> Cmd {
@@ -292,7 +302,9 @@ fn random_command(r: &mut fastrand::Rng) -> Cmd {
 
 fn invocation(r: &mut fastrand::Rng, command: Cmd, next_run: &mut u64) -> Invocation {
     *next_run += 1;
-    let policy = |r: &mut fastrand::Rng| [Policy::Warn, Policy::Warn, Policy::Fail, Policy::Ignore][r.usize(0..4)];
+    let policy = |r: &mut fastrand::Rng| {
+        [Policy::Warn, Policy::Warn, Policy::Fail, Policy::Ignore][r.usize(0..4)]
+    };
     Invocation {
         command,
         run_id: *next_run,

@@ -56,7 +56,9 @@ impl Transport for SimTransport {
             let line = format!("run #{} {method} {}", self.run, req.path);
             match mishap {
                 Some(Mishap::Status(status, after)) => {
-                    world.trace(format!("{line} → injected {status} (Retry-After {after:?})"));
+                    world.trace(format!(
+                        "{line} → injected {status} (Retry-After {after:?})"
+                    ));
                     return Ok(refused(world, status, after));
                 }
                 Some(Mishap::Before(fault)) => {
@@ -66,7 +68,9 @@ impl Transport for SimTransport {
                 Some(Mishap::FailOperation(status)) => {
                     if let Some(call) = operation_call(req.method, &req.path) {
                         world.trace(format!("{line} → its operation will end {status}"));
-                        world.emu.inject(neon_emulator::Fault::fail_operation(call, status, 1));
+                        world
+                            .emu
+                            .inject(neon_emulator::Fault::fail_operation(call, status, 1));
                     }
                 }
                 _ => {}
@@ -83,14 +87,19 @@ impl Transport for SimTransport {
             let reply = world.emu.handle_neon(
                 method,
                 &format!("/api/v2{}{}", req.path, query(&req.query)),
-                &[("authorization", &auth), ("content-type", "application/json")],
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
                 &body,
             );
             world.trace(format!("{line}{} → {}", query(&req.query), reply.status));
             invariants::after_request(world, self.run, req, &reply);
             match mishap {
                 Some(Mishap::After(fault)) => {
-                    world.trace(format!("{line} → applied, but the answer was lost ({fault:?})"));
+                    world.trace(format!(
+                        "{line} → applied, but the answer was lost ({fault:?})"
+                    ));
                     Err(lost(fault))
                 }
                 Some(Mishap::AppliedThen500) => {

@@ -33,17 +33,20 @@ pub struct RunRecord {
     pub keep_old_branch: bool,
 }
 
-/// A promotion that restored prod and ended well: what prod held just before.
+/// A promotion whose restore onto prod Neon accepted: what prod held just before, and which
+/// branch prod was. It completed once that branch no longer carries prod's name (the restore
+/// swapped them), whatever became of the run that asked for it.
 #[derive(Debug, Clone)]
-pub struct CompletedPromotion {
+pub struct AcceptedPromotion {
     pub pre_restore_data: String,
+    pub replaced: String,
 }
 
 /// Everything the invariants need to remember across runs.
 #[derive(Debug, Default)]
 pub struct Tracker {
     pub runs: Vec<RunRecord>,
-    pub promotions: Vec<CompletedPromotion>,
+    pub promotions: Vec<AcceptedPromotion>,
     /// Restores onto prod from a candidate of each commit (short sha → count).
     pub promoted_commits: BTreeMap<String, usize>,
     /// The operations of the restore that made each branch (branch id → operation ids).

@@ -44,7 +44,11 @@ impl Earlier {
         let promoted_or_not = of(&|n| {
             n.of == Of::Dev && matches!(n.kind, SnapshotKind::Candidate | SnapshotKind::Baseline)
         });
-        let stale = |s: &&Snapshot| s.created_at.parse::<jiff::Timestamp>().is_ok_and(|t| t < started);
+        let stale = |s: &&Snapshot| {
+            s.created_at
+                .parse::<jiff::Timestamp>()
+                .is_ok_and(|t| t < started)
+        };
         Self {
             rollback_points: points.iter().filter(stale).map(snapshot_ref).collect(),
             candidates: promoted_or_not
