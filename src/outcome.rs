@@ -31,6 +31,10 @@ pub enum OldBranch {
     Deleted {
         id: String,
     },
+    /// Already deleted, by an earlier try of this run's event.
+    Gone {
+        id: String,
+    },
     /// `keep_old_branch: true`.
     Kept {
         id: String,

@@ -111,6 +111,7 @@ async fn a_promotion_run_again_says_so_and_changes_nothing() {
 
     let again = promote(&emu, SHA).await;
     ok(&again);
+    assert!(!again.log().contains('✗'), "{}", again.log());
     assert!(
         mutations(&emu, start).is_empty(),
         "{:?}",
@@ -213,6 +214,7 @@ async fn a_poll_that_fails_stops_before_the_restore_and_a_re_run_takes_fresh_sna
     let start = emu.requests().len();
     let again = promote(&emu, SHA).await;
     ok(&again);
+    assert!(!again.log().contains('✗'), "{}", again.log());
     let fresh = again.output("rollback_snapshot_id");
     emu.with_state(|s| {
         assert_eq!(
@@ -264,6 +266,7 @@ async fn a_failed_old_branch_delete_is_a_warning_and_a_re_run_cleans_up() {
     let start = emu.requests().len();
     let again = promote(&emu, SHA).await;
     ok(&again);
+    assert!(!again.log().contains('✗'), "{}", again.log());
     let calls = mutations(&emu, start);
     assert_eq!(
         shape(&calls[..1]),
@@ -407,6 +410,10 @@ async fn a_promotion_cancelled_during_the_restore_says_so_and_a_re_run_finishes_
     );
     assert_eq!(again.status.code(), Some(0), "{log}");
     assert!(log.contains("already promoted"), "{log}");
+    assert!(
+        !log.contains('✗'),
+        "a run that succeeds marks no step failed: {log}"
+    );
     assert_eq!(data(&emu, "production"), "dev-v2");
     assert!(!exists(&emu, "production (old)"), "{log}");
     assert!(

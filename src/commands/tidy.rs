@@ -9,7 +9,7 @@ use super::snapshots::{self, delete, prune};
 use crate::ctx::{Cancelled, Ctx};
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::Snapshot;
-use crate::neon::{Branch, UpdateBranch};
+use crate::neon::{Branch, NeonError, UpdateBranch};
 use crate::outcome::{OldBranch, SnapshotRef, Tidied};
 
 /// One piece of clean-up.
@@ -131,9 +131,17 @@ async fn retire(ctx: &Ctx, old_id: &str, new: &Branch) -> anyhow::Result<OldBran
         return Ok(OldBranch::Kept { id: old_id.into() });
     }
     let old_label = format!("{} (old)", new.name);
-    let old = ctx
-        .step(format!("Read {old_label}"), ctx.neon.get_branch(old_id))
-        .await?;
+    // A GET of one branch is current: a 404 means an earlier try already deleted it.
+    let read = async {
+        match ctx.neon.get_branch(old_id).await {
+            Ok(old) => Ok(Some(old)),
+            Err(NeonError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    let Some(old) = ctx.step(format!("Read {old_label}"), read).await? else {
+        return Ok(OldBranch::Gone { id: old_id.into() });
+    };
     if old.protected && !new.protected && !dry {
         protect(ctx, &format!("Protect {}", new.name), &new.id, true).await?;
     }

@@ -121,6 +121,7 @@ fn rollback_section(info: &CommentInfo, snapshot: Option<&SnapshotRef>) -> Strin
 pub(super) fn old_branch(old: &OldBranch) -> String {
     match old {
         OldBranch::Deleted { id } => format!("{} deleted", code(id)),
+        OldBranch::Gone { id } => format!("{} deleted (by an earlier try)", code(id)),
         OldBranch::Kept { id } => format!("{} kept (`keep_old_branch`)", code(id)),
         OldBranch::KeptWithChildren { id, children } => format!(
             "{} kept: it has child branches ({})",
