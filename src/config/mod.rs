@@ -16,6 +16,9 @@ pub use values::duration as parse_duration;
 
 use crate::secret::Secret;
 
+
+/// `dev_branch`'s default (action.yml's too).
+const DEV_DEFAULT: &str = "dev";
 /// A command this binary runs: the one list every part of it names commands from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandName {
@@ -120,7 +123,8 @@ pub struct Config {
     /// `None`: the project's default branch.
     pub prod_branch: Option<String>,
     pub dev_branch: String,
-    /// `dev_branch` (or `parent_branch`) was given rather than defaulted.
+    /// `dev_branch` (or `parent_branch`) names another branch than the default (the runner
+    /// fills the default in, so it cannot tell "given" from "left out").
     pub dev_branch_given: bool,
     /// `None`: the repository's default branch (from the event).
     pub promotion_branch: Option<String>,
@@ -196,13 +200,18 @@ impl Check {
         }
     }
 
-    /// An input and its create-branch-action alias: either, or both with one value.
+    /// An input and its create-branch-action alias: either, or both with one value. In an
+    /// Action, ours holding its action.yml `default` is what the runner fills in when the
+    /// workflow left it out, so the alias the workflow gave wins over it.
     fn alias(
         &mut self,
         ours: (&str, Option<String>),
         theirs: (&str, Option<String>),
+        default: &str,
     ) -> Option<String> {
+        let filled_in = self.mode == Mode::Action && ours.1.as_deref() == Some(default);
         match (ours.1, theirs.1) {
+            (Some(_), Some(b)) if filled_in => Some(b),
             (Some(a), Some(b)) if a != b => {
                 let (a_name, b_name) = (
                     input_name(self.mode, ours.0),
@@ -266,17 +275,19 @@ impl Config {
         let dev = c.alias(
             ("dev_branch", raw.dev_branch),
             ("parent_branch", raw.parent_branch),
+            DEV_DEFAULT,
         );
         let week = Expiry::After(Duration::from_secs(7 * 86400));
-        let ttl_given = raw.preview_ttl.is_some();
+        let expires_at = raw.expires_at.clone();
         let preview_ttl = match c.alias(
             ("preview_ttl", raw.preview_ttl),
             ("expires_at", raw.expires_at),
+            "7d",
         ) {
-            Some(t) if ttl_given => {
-                c.parse("preview_ttl", Some(t), week, |t| v::branch_expiry(t, now))
+            Some(t) if expires_at.as_ref() == Some(&t) => {
+                c.parse("expires_at", Some(t), week, |t| v::rfc3339_expiry(t, now))
             }
-            Some(t) => c.parse("expires_at", Some(t), week, |t| v::rfc3339_expiry(t, now)),
+            Some(t) => c.parse("preview_ttl", Some(t), week, |t| v::branch_expiry(t, now)),
             None => week,
         };
         let expiry = |c: &mut Check, input: &str, value, days: u64| {
@@ -308,8 +319,8 @@ impl Config {
             repo,
             command,
             prod_branch: raw.prod_branch,
-            dev_branch_given: dev.is_some(),
-            dev_branch: dev.unwrap_or_else(|| "dev".into()),
+            dev_branch_given: dev.as_deref().is_some_and(|d| d != DEV_DEFAULT),
+            dev_branch: dev.unwrap_or_else(|| DEV_DEFAULT.into()),
             promotion_branch: raw.promotion_branch,
             preview_branch_name,
             branch_name: raw.branch_name,
