@@ -28,6 +28,11 @@ const SPEC_OUTPUTS: &[&str] = &[
     "candidate_snapshot_id",
     "prod_branch_id",
     "restored_snapshot_id",
+    "schema_changed",
+    "destructive_changes",
+    "snapshot_id",
+    "auth_url",
+    "data_api_url",
     "comment_url",
 ];
 
@@ -289,6 +294,85 @@ fn action_yml_has_every_input_and_output_of_the_spec() {
         action["branding"]["icon"].as_str().is_some()
             && action["branding"]["color"].as_str().is_some(),
         "action.yml: branding needs icon and color"
+    );
+}
+
+/// create-branch-action v6.4's inputs and outputs (its `action.yml` at tag v6.4.0). A workflow
+/// using any of them must work unchanged with `uses:` pointed at us.
+const CBA_V6_4_INPUTS: &[&str] = &[
+    "api_key",
+    "api_host",
+    "branch_name",
+    "project_id",
+    "parent_branch",
+    "prisma",
+    "database",
+    "role",
+    "branch_type",
+    "ssl",
+    "suspend_timeout",
+    "expires_at",
+    "masking_rules",
+    "get_auth_url",
+    "get_data_api_url",
+];
+const CBA_V6_4_OUTPUTS: &[&str] = &[
+    "db_url",
+    "db_url_pooled",
+    "db_host",
+    "db_host_pooled",
+    "password",
+    "branch_id",
+    "created",
+    "auth_url",
+    "data_api_url",
+];
+
+/// Every v6.4 name is in action.yml under the same name, and the README's migration table
+/// maps it.
+#[test]
+fn every_create_branch_action_v6_4_name_is_ours_and_mapped() {
+    let action = action();
+    let inputs = action_inputs(&action);
+    let outputs = action_outputs(&action);
+    let missing: Vec<&str> = CBA_V6_4_INPUTS
+        .iter()
+        .filter(|n| !inputs.contains_key(**n))
+        .chain(
+            CBA_V6_4_OUTPUTS
+                .iter()
+                .filter(|n| !outputs.iter().any(|o| o == *n)),
+        )
+        .copied()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "action.yml lacks create-branch-action v6.4 names: {missing:?}"
+    );
+    let readme = read("README.md");
+    let mapped: Vec<String> = table(
+        &readme,
+        "## Migrating from `neondatabase/create-branch-action`",
+    )
+    .iter()
+    .flat_map(|row| {
+        row[0]
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    let unmapped: Vec<&str> = CBA_V6_4_INPUTS
+        .iter()
+        .chain(CBA_V6_4_OUTPUTS)
+        .filter(|n| !mapped.iter().any(|m| m == *n))
+        .copied()
+        .collect();
+    assert!(
+        unmapped.is_empty(),
+        "README.md's migration table does not map create-branch-action v6.4 names: {unmapped:?}"
     );
 }
 

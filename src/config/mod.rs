@@ -16,7 +16,6 @@ pub use values::duration as parse_duration;
 
 use crate::secret::Secret;
 
-
 /// `dev_branch`'s default (action.yml's too).
 const DEV_DEFAULT: &str = "dev";
 /// A command this binary runs: the one list every part of it names commands from.

@@ -36,9 +36,24 @@ pub const INPUTS: &[&str] = &[
     "rollback_snapshot_ttl",
     "candidate_snapshot_ttl",
     "keep_old_branch",
+    "rollback_snapshots_kept",
+    "on_destructive_change",
+    "on_prod_changed",
+    "branch",
+    "checkpoint_name",
     "comment",
     "dry_run",
     "timeout",
+    // create-branch-action v6.4's names.
+    "branch_name",
+    "parent_branch",
+    "expires_at",
+    "branch_type",
+    "masking_rules",
+    "suspend_timeout",
+    "prisma",
+    "get_auth_url",
+    "get_data_api_url",
 ];
 
 pub const API_KEY: &str = "napi_test_secret_key_0123456789";
