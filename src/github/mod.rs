@@ -7,7 +7,6 @@ use octocrab::{Octocrab, Page};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::outcome::PullRef;
 
 /// The hidden marker that makes a comment ours (together with its author).
 pub const MARKER: &str = "<!-- neon-promote:sticky -->";
@@ -65,6 +64,13 @@ struct Comment {
 #[derive(Debug, Deserialize)]
 struct User {
     login: String,
+}
+
+/// The merged pull request a commit belongs to (commands map it into their report once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedPull {
+    pub number: u64,
+    pub title: String,
 }
 
 /// A pull request as `pull` reads it.
@@ -187,13 +193,13 @@ impl GitHub {
         &self,
         sha: &str,
         base: &str,
-    ) -> Result<Option<PullRef>, GitHubError> {
+    ) -> Result<Option<MergedPull>, GitHubError> {
         let route = format!("/repos/{}/commits/{sha}/pulls", self.repository);
         let pulls: Vec<Pull> = self.octo.get(route, None::<&()>).await?;
         Ok(pulls
             .into_iter()
             .find(|p| p.merged_at.is_some() && p.base.git_ref == base)
-            .map(|p| PullRef {
+            .map(|p| MergedPull {
                 number: p.number,
                 title: p.title,
             }))
@@ -308,7 +314,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             pr,
-            Some(PullRef {
+            Some(MergedPull {
                 number: 3,
                 title: "this one".into()
             })
