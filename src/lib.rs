@@ -12,6 +12,8 @@ pub mod http;
 pub mod naming;
 pub mod neon;
 pub mod outcome;
+#[cfg(test)]
+mod properties;
 pub mod render;
 pub mod runner;
 pub mod schema;

@@ -424,4 +424,33 @@ mod tests {
             (Some("feature"), Some("app"))
         );
     }
+
+    use proptest::prelude::Strategy;
+
+    proptest::proptest! {
+        /// Any command line parses or is refused by clap (exit 2); what parses becomes
+        /// settings that validate or name what they refuse, never a panic.
+        #[test]
+        fn any_command_line_parses_or_is_refused(args in proptest::collection::vec(
+            proptest::prop_oneof![
+                4 => proptest::sample::select(vec![
+                    "preview", "cleanup", "promote", "rollback", "refresh-dev", "setup",
+                    "sweep", "diff", "connect", "checkpoint", "latest", "--pr", "--ref", "--sha",
+                    "--dry-run", "--api-key", "--project-id", "--timeout", "--preview-ttl",
+                    "--branch-name", "--parent-branch", "--dev-branch", "--expires-at",
+                    "--rollback-snapshots-kept", "--on-prod-changed", "--repo",
+                    "--github-token", "--branch", "--masking-rules", "--suspend-timeout", "7d",
+                    "0", "-1", "42", "x",
+                ]).prop_map(str::to_string),
+                1 => proptest::arbitrary::any::<String>(),
+            ],
+            0..8,
+        )) {
+            let argv = std::iter::once("neon-promote".to_string()).chain(args);
+            if let Ok(Cli { command: Some(command) }) = Cli::try_parse_from(argv) {
+                let raw = from_command(command);
+                let _ = crate::config::Config::from_raw(raw, Mode::Cli);
+            }
+        }
+    }
 }

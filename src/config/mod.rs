@@ -242,7 +242,11 @@ impl Config {
         Config::from_raw_at(raw, mode, Timestamp::now())
     }
 
-    fn from_raw_at(raw: RawInputs, mode: Mode, now: Timestamp) -> Result<Config, Vec<UsageError>> {
+    pub(crate) fn from_raw_at(
+        raw: RawInputs,
+        mode: Mode,
+        now: Timestamp,
+    ) -> Result<Config, Vec<UsageError>> {
         use values as v;
         let raw = raw.or(RawInputs::default());
         let mut c = Check {

@@ -7,7 +7,6 @@ use octocrab::{Octocrab, Page};
 use serde::Deserialize;
 use serde_json::json;
 
-
 /// The hidden marker that makes a comment ours (together with its author).
 pub const MARKER: &str = "<!-- neon-promote:sticky -->";
 
