@@ -9,25 +9,18 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::plan::{Call, Sent};
 use crate::config::Config;
 use crate::event::GitHubContext;
 use crate::github::GitHub;
 use crate::neon::{NeonClient, NeonError, WithOps};
+use crate::outcome::StepRecord;
+use crate::plan::{Call, Sent};
 use crate::runner::Runner;
-
-/// One timed step, for the log and the job summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepRecord {
-    pub label: String,
-    pub duration: Duration,
-    pub ok: bool,
-}
 
 /// A run was cancelled (SIGINT/SIGTERM): no new step starts.
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@ pub mod http;
 pub mod naming;
 pub mod neon;
 pub mod outcome;
+pub mod plan;
 #[cfg(test)]
 mod properties;
 pub mod render;

@@ -364,3 +364,11 @@ fn schema_outputs(diff: &SchemaDiff) -> [(&'static str, String); 2] {
         ("destructive_changes", diff.destructive().len().to_string()),
     ]
 }
+
+/// One timed step, for the log and the job summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRecord {
+    pub label: String,
+    pub duration: std::time::Duration,
+    pub ok: bool,
+}

@@ -5,7 +5,7 @@
 mod support;
 use std::time::Duration;
 
-use neon_promote::ctx::StepRecord;
+use neon_promote::outcome::StepRecord;
 use neon_promote::outcome::*;
 use neon_promote::render::{CommentInfo, comment, failure_summary, summary, tidied};
 use support::golden::check;

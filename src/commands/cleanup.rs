@@ -3,12 +3,12 @@
 //! children is kept. Only a branch of exactly the derived name that is neither a root nor the
 //! configured prod or dev branch is ever deleted.
 
-use super::plan::Call;
 use super::{Done, PROD_UNTOUCHED, failure, pull_ref};
 use crate::ctx::Ctx;
 use crate::event::PullRequestInfo;
 use crate::neon::Branch;
 use crate::outcome::{Cleanup, CleanupResult, Failure, Outcome};
+use crate::plan::Call;
 
 pub async fn cleanup(ctx: &Ctx, pr: Option<&PullRequestInfo>) -> Result<Done, Failure> {
     let name = super::preview_name(ctx, pr);

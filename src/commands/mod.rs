@@ -2,8 +2,8 @@
 //! Neon calls through `ctx.step` and `ctx.apply`, returns what it did (and what it leaves to
 //! clean up) as data, and never prints outputs, Markdown or comments (`app` renders).
 //!
-//! The steps they share live by concept: [`plan`] (the vocabulary of mutating calls, for the
-//! run and the dry run alike), [`roots`] (finding prod and dev), [`snapshots`] (taking,
+//! Every mutating call is a [`crate::plan::Call`], for the run and the dry run alike. The steps
+//! they share live by concept: [`roots`] (finding prod and dev), [`snapshots`] (taking,
 //! deleting, retention, which snapshots are ours), [`replace`] (restore → verify, and how a
 //! failed run says where it stopped), [`tidy`] (what a verified restore leaves to do), and
 //! [`connection`] (connection strings).
@@ -14,7 +14,6 @@ mod connect;
 mod connection;
 mod diff;
 mod guards;
-pub mod plan;
 mod preview;
 mod promote;
 mod refresh_dev;

@@ -13,13 +13,13 @@
 use anyhow::anyhow;
 
 use super::connection::{self, missing_db_or_role};
-use super::plan::{Call, Sent};
 use super::roots::require_dev;
 use super::{Done, PROD_UNTOUCHED, expires_at, failure, pull_ref};
 use crate::ctx::{Cancelled, Ctx};
 use crate::event::PullRequestInfo;
 use crate::neon::{Branch, CreateBranch, CreatedBranch, EndpointType, NeonError, UpdateBranch};
 use crate::outcome::{BranchRef, ConnectionInfo, Failure, Outcome, Preview};
+use crate::plan::{Call, Sent};
 
 const RERUN: &str = "re-run the job";
 

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use super::plan::Call;
 use super::{advice, failure};
 use crate::ctx::{Cancelled, Ctx, Made};
 use crate::neon::{Branch, NeonError, RestoreSnapshot};
 use crate::outcome::{Failure, SnapshotRef};
+use crate::plan::Call;
 
 /// How long a failing run may spend reading back what an interrupted restore did.
 const FATE_READ: Duration = Duration::from_secs(2);

@@ -4,7 +4,6 @@
 //! finishes whatever an earlier try left undone (dev's compute, prod's protection, the
 //! baseline) and otherwise changes nothing.
 
-use super::plan::Call;
 use super::refresh_dev::discard_leftovers;
 use super::replace::Progress;
 use super::roots::{find_dev, find_prod, prod_label, settle};
@@ -15,6 +14,7 @@ use crate::ctx::Ctx;
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::{Branch, EndpointType, NeonError, RestoreSnapshot};
 use crate::outcome::{Failure, Outcome, Setup};
+use crate::plan::Call;
 
 pub async fn setup(ctx: &Ctx) -> Result<Done, Failure> {
     let progress = Progress::new(ctx, "setup", prod_label(ctx), true);

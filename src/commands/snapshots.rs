@@ -6,13 +6,13 @@
 use anyhow::anyhow;
 
 use super::expires_at;
-use super::plan::Call;
-use crate::commands::plan::Sent;
 use crate::config::Expiry;
 use crate::ctx::{Cancelled, Ctx, Made};
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::{Branch, NeonError, Snapshot};
 use crate::outcome::SnapshotRef;
+use crate::plan::Call;
+use crate::plan::Sent;
 
 pub fn snapshot_ref(s: &Snapshot) -> SnapshotRef {
     SnapshotRef {

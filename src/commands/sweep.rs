@@ -12,7 +12,6 @@ use std::collections::HashSet;
 
 use jiff::Timestamp;
 
-use super::plan::Call;
 use super::replace::restore_finished;
 use super::roots::find_prod;
 use super::snapshots::{self, Ours, snapshot_ref};
@@ -23,6 +22,7 @@ use crate::github::GitHubError;
 use crate::naming::{SnapshotKind, preview_pr_number};
 use crate::neon::{Branch, Snapshot};
 use crate::outcome::{Outcome, Sweep};
+use crate::plan::Call;
 
 pub async fn sweep(ctx: &Ctx) -> anyhow::Result<Done> {
     let (prod, branches, snapshots) = tokio::join!(

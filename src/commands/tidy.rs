@@ -4,13 +4,13 @@
 //! None of it changes production's data, so a failure here is a warning (a re-run or the next
 //! sweep finishes it); a cancel stops it.
 
-use super::plan::Call;
 use super::snapshots::{self, delete, prune};
 use crate::ctx::{Cancelled, Ctx};
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::Snapshot;
 use crate::neon::{Branch, NeonError, UpdateBranch};
 use crate::outcome::{OldBranch, SnapshotRef, Tidied};
+use crate::plan::Call;
 
 /// One piece of clean-up.
 #[derive(Debug, Clone)]

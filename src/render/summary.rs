@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::comment::old_branch;
 use super::schema;
 use super::{CommentInfo, cap, code, escape};
-use crate::ctx::StepRecord;
+use crate::outcome::StepRecord;
 use crate::outcome::{CleanupResult, Outcome, SnapshotRef, Tidied};
 
 const LIMIT: usize = 256 * 1024;
