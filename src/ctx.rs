@@ -81,6 +81,13 @@ impl Ctx {
     }
 
     /// The same context with another clock (the simulation's virtual time).
+    /// The workflow run and attempt this run is, for snapshot names (`None` outside Actions).
+    pub fn workflow_run(&self) -> Option<crate::naming::WorkflowRun> {
+        self.github_run
+            .as_ref()
+            .and_then(GitHubContext::workflow_run)
+    }
+
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self

@@ -292,6 +292,7 @@ fn route_property(runner: &mut TestRunner) {
                 server_url: "https://github.com".into(),
                 workflow: None,
                 run_id: Some(7),
+                run_attempt: Some(1),
                 payload,
             };
             if let Err(e) = route(&config, Some(&gh)) {

@@ -33,9 +33,8 @@ pub async fn refresh_dev(ctx: &Ctx) -> Result<Done, Failure> {
 
     let mut progress = Progress::new(ctx, "refresh of dev", &dev.name, false);
     let step = "Snapshot of production";
-    let run = ctx.github_run.as_ref().and_then(|g| g.run_id);
     let name = SnapshotName::new(SnapshotKind::DevRefresh, ctx.now(), None, None)
-        .with_run(run)
+        .with_run(ctx.workflow_run())
         .to_string();
     // It becomes dev's baseline, so it lives as long as a rollback point.
     let ttl = &ctx.config.rollback_snapshot_ttl;

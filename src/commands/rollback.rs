@@ -70,7 +70,7 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
     let mut progress = Progress::new(ctx, "rollback", &prod.name, true);
     let step = "Snapshot of production (before the rollback)";
     let name = SnapshotName::new(SnapshotKind::PreRollback, ctx.now(), None, None)
-        .with_run(run)
+        .with_run(ctx.workflow_run())
         .to_string();
     let spare = Spare::new(ctx, &[], &prod.id);
     let taken = take(

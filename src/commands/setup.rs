@@ -87,9 +87,8 @@ async fn create_dev(
     ctx: &Ctx,
     prod: &Branch,
 ) -> anyhow::Result<(Branch, crate::outcome::SnapshotRef)> {
-    let run = ctx.github_run.as_ref().and_then(|g| g.run_id);
     let name = SnapshotName::new(SnapshotKind::DevRefresh, ctx.now(), None, None)
-        .with_run(run)
+        .with_run(ctx.workflow_run())
         .to_string();
     let ttl = &ctx.config.rollback_snapshot_ttl;
     let spare = Spare::new(ctx, &[], &prod.id);

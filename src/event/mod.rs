@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::{CommandName, Config, Mode, UsageError};
+use crate::naming::WorkflowRun;
 
 /// What the runner tells us about the run.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct GitHubContext {
     /// `GITHUB_RUN_ID`: the same for every attempt of a run, so a re-run can recognise what
     /// its first attempt did.
     pub run_id: Option<u64>,
+    /// `GITHUB_RUN_ATTEMPT`: 1, then 2 for the first re-run, and so on.
+    pub run_attempt: Option<u32>,
     pub payload: Value,
 }
 
@@ -89,6 +92,14 @@ impl Route {
 }
 
 impl GitHubContext {
+    /// The run and attempt, for snapshot names; `None` without `GITHUB_RUN_ID`.
+    pub fn workflow_run(&self) -> Option<WorkflowRun> {
+        Some(WorkflowRun {
+            id: self.run_id?,
+            attempt: self.run_attempt.unwrap_or(1),
+        })
+    }
+
     /// `None` outside GitHub Actions (no `GITHUB_EVENT_NAME`).
     pub fn from_env() -> Result<Option<GitHubContext>, UsageError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -127,6 +138,7 @@ impl GitHubContext {
             .unwrap_or_default();
         Ok(Some(GitHubContext {
             run_id: var("GITHUB_RUN_ID").and_then(|id| id.parse().ok()),
+            run_attempt: var("GITHUB_RUN_ATTEMPT").and_then(|n| n.parse().ok()),
             event_name,
             repository,
             api_url: var("GITHUB_API_URL")

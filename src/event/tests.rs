@@ -42,6 +42,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 fn gh(event: &str, payload: Value) -> GitHubContext {
     GitHubContext {
         run_id: None,
+        run_attempt: None,
         event_name: event.into(),
         repository: "o/r".into(),
         api_url: "https://api.github.com".into(),

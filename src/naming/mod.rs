@@ -7,7 +7,7 @@ mod preview;
 mod snapshot;
 
 pub use preview::{MAX_BRANCH_NAME, literal_branch_name, preview_branch_name, preview_pr_number};
-pub use snapshot::{Of, SnapshotKind, SnapshotName, checkpoint_name};
+pub use snapshot::{Of, SnapshotKind, SnapshotName, WorkflowRun, checkpoint_name};
 
 /// How many characters of a commit sha names carry (`git log --oneline`).
 pub const SHORT_SHA: usize = 7;

@@ -91,6 +91,14 @@ impl SnapshotKind {
     }
 }
 
+/// The workflow run a snapshot is taken in: `GITHUB_RUN_ID`, the same for every attempt, and
+/// `GITHUB_RUN_ATTEMPT`, which tells a re-run's snapshot from its first attempt's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkflowRun {
+    pub id: u64,
+    pub attempt: u32,
+}
+
 /// A snapshot name in our convention. The PR, run and sha parts are optional.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotName {
@@ -102,6 +110,10 @@ pub struct SnapshotName {
     /// The workflow run (`GITHUB_RUN_ID`), the same for every attempt of a run: how a re-run of
     /// a rollback recognises the rollback point its first attempt took.
     pub run: Option<u64>,
+    /// The run's attempt, from the second on (`_run-812-2`): two attempts of one run never
+    /// give one name, so a re-read after an unclear request cannot take an earlier attempt's
+    /// snapshot for its own.
+    pub attempt: Option<u32>,
     /// Short (7 characters), lowercase hex.
     pub sha: Option<String>,
 }
@@ -123,12 +135,14 @@ impl SnapshotName {
             taken_at,
             pr,
             run: None,
+            attempt: None,
             sha,
         }
     }
 
-    pub fn with_run(mut self, run: Option<u64>) -> Self {
-        self.run = run;
+    pub fn with_run(mut self, run: Option<WorkflowRun>) -> Self {
+        self.run = run.map(|r| r.id);
+        self.attempt = run.map(|r| r.attempt).filter(|a| *a > 1);
         self
     }
 
@@ -165,7 +179,19 @@ impl SnapshotName {
             }
         };
         let pr = number("pr-")?;
-        let run = number("run-")?;
+        // `run-812` or `run-812-2`.
+        let (run, attempt) = match parts.peek().and_then(|p| p.strip_prefix("run-")) {
+            Some(digits) => {
+                let (id, attempt) = match digits.split_once('-') {
+                    Some((id, attempt)) => (id, Some(attempt.parse().ok()?)),
+                    None => (digits, None),
+                };
+                let id = id.parse().ok()?;
+                parts.next();
+                (Some(id), attempt)
+            }
+            None => (None, None),
+        };
         let sha = match parts.next() {
             Some(sha) if (4..=40).contains(&sha.len()) && is_hex(sha) => Some(sha.to_string()),
             Some(_) => return None,
@@ -180,6 +206,7 @@ impl SnapshotName {
             taken_at,
             pr,
             run,
+            attempt,
             sha,
         })
     }
@@ -225,6 +252,9 @@ impl fmt::Display for SnapshotName {
         }
         if let Some(run) = self.run {
             write!(f, "_run-{run}")?;
+        }
+        if let (Some(_), Some(attempt)) = (self.run, self.attempt) {
+            write!(f, "-{attempt}")?;
         }
         if let Some(sha) = &self.sha {
             write!(f, "_{sha}")?;
@@ -355,12 +385,25 @@ mod tests {
             SnapshotName::parse(&refresh.to_string()).unwrap().of,
             Of::Prod
         );
-        let pre = SnapshotName::new(SnapshotKind::PreRollback, t, None, None).with_run(Some(987));
+        let run = |attempt| Some(WorkflowRun { id: 987, attempt });
+        let pre = SnapshotName::new(SnapshotKind::PreRollback, t, None, None).with_run(run(1));
         assert_eq!(
             pre.to_string(),
             "prod_snap_2026-11-23_10-15-00_pre-rollback_run-987"
         );
         assert_eq!(SnapshotName::parse(&pre.to_string()), Some(pre));
+        // A re-run's name differs from its first attempt's, and is the same run.
+        let again =
+            SnapshotName::new(SnapshotKind::PreRollback, t, None, Some("ab12cd3")).with_run(run(2));
+        assert_eq!(
+            again.to_string(),
+            "prod_snap_2026-11-23_10-15-00_pre-rollback_run-987-2_ab12cd3"
+        );
+        let parsed = SnapshotName::parse(&again.to_string()).unwrap();
+        assert_eq!((parsed.run, parsed.attempt), (Some(987), Some(2)));
+        assert!(
+            SnapshotName::parse("prod_snap_2026-11-23_10-15-00_pre-rollback_run-987-x").is_none()
+        );
         assert!(SnapshotKind::Checkpoint.is_rollback_point());
         assert!(!SnapshotKind::Baseline.is_rollback_point());
     }

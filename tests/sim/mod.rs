@@ -404,6 +404,12 @@ fn context(
         server_url: "https://github.com".into(),
         workflow: Some("neon.yml".into()),
         run_id: Some(inv.run_id),
+        // GitHub counts a run's attempts; a re-run keeps the run id.
+        run_attempt: Some(world.track(|t| {
+            let n = t.attempts.entry(inv.run_id).or_default();
+            *n += 1;
+            *n
+        })),
         payload: serde_json::json!({}),
     };
     let runner = Runner::for_test(sink, None, None);

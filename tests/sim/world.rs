@@ -55,6 +55,8 @@ pub struct Tracker {
     /// even if that replacement is gone since: a chain of replaced branches is all obsolete.
     pub verified_replaced: std::collections::BTreeSet<String>,
     pub violations: Vec<String>,
+    /// How many times each workflow run has been started (`GITHUB_RUN_ATTEMPT`).
+    pub attempts: BTreeMap<u64, u32>,
     /// Two runs that each make dev's baseline ran at once since the last that ran alone:
     /// each may have missed the other's, so two baselines may be left until the next.
     pub baseline_race: bool,

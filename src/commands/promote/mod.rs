@@ -45,7 +45,7 @@ pub async fn promote(ctx: &Ctx, push: Option<&PushInfo>) -> Result<Done, Failure
 
     let now = ctx.now();
     let number = pr.as_ref().map(|p| p.number);
-    let run = ctx.github_run.as_ref().and_then(|g| g.run_id);
+    let run = ctx.workflow_run();
     let name = |kind| {
         SnapshotName::new(kind, now, number, sha)
             .with_run(run)
