@@ -308,8 +308,11 @@ impl NeonClient {
         Ok(Some(WithOps { value, operations }))
     }
 
-    /// Running operations on any of these branches (to wait for after a re-read). Operations
-    /// come newest first, so the scan stops at the first one older than the request (`since`).
+    /// Operations on any of these branches that have not succeeded, after a re-read found the
+    /// mutation applied: running ones to wait for, and failed ones, so that a mutation whose
+    /// operation already failed (a snapshot that never completed, say) is never taken for
+    /// done. Operations come newest first, so the scan stops at the first one older than the
+    /// request (`since`).
     async fn operations_of(
         &self,
         branch_ids: &[&str],
@@ -334,7 +337,7 @@ impl NeonClient {
                     .branch_id
                     .as_deref()
                     .is_some_and(|b| branch_ids.contains(&b));
-                if ours && op.status.is_running() {
+                if ours && !op.status.is_success() {
                     running.push(op);
                 }
             }
