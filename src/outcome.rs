@@ -305,7 +305,12 @@ impl Outcome {
                 ]);
                 out.extend(c.connection.outputs());
             }
-            Self::Checkpoint(c) => out.push(("snapshot_id", c.snapshot.id.clone())),
+            // A checkpoint is a rollback point: under that name too, so a step that reads
+            // `rollback_snapshot_id` after any command that took one finds it.
+            Self::Checkpoint(c) => {
+                out.push(("snapshot_id", c.snapshot.id.clone()));
+                out.push(("rollback_snapshot_id", c.snapshot.id.clone()));
+            }
             Self::Diff(d) => out.extend(schema_outputs(&d.schema)),
             Self::Cleanup(c) => {
                 out.push(("branch_name", c.branch_name.clone()));

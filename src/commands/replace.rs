@@ -365,18 +365,30 @@ pub async fn verify(
     Ok(now)
 }
 
-/// A branch an earlier restore from one of `snapshots` made, that is not `target` now: that
-/// restore's operation failed or was cancelled and left it behind (SPEC §3: never done, never
-/// repeated). Only branches made at or after `since` count.
+/// What an earlier try's restore from one of our snapshots left, when the target is not the
+/// branch it made.
+pub enum Leftover {
+    Nothing,
+    /// The restore's operation failed or was cancelled and left this branch behind (SPEC §3:
+    /// never done, never repeated).
+    Abandoned(Branch),
+    /// The restore was still under way (a list read before may have lagged it) and has
+    /// finished since: this branch now carries the target's name.
+    Finished(Branch),
+}
+
+/// A branch an earlier restore from one of `snapshots` made, that is not `target` now. Only
+/// branches made at or after `since` count. Its restore's operations are waited for first: a
+/// restore still running is not abandoned, and when it ends the target may be its branch.
 pub async fn abandoned(
     ctx: &Ctx,
     snapshots: &[&str],
     since: &str,
     target: &Branch,
-) -> anyhow::Result<Option<Branch>> {
+) -> anyhow::Result<Leftover> {
     let since = since.parse::<jiff::Timestamp>().ok();
     let branches = ctx.step("List branches", ctx.neon.list_branches()).await?;
-    Ok(branches.into_iter().find(|b| {
+    let left = branches.into_iter().find(|b| {
         b.id != target.id
             && b.restored_from
                 .as_deref()
@@ -386,7 +398,19 @@ pub async fn abandoned(
                     .parse::<jiff::Timestamp>()
                     .is_ok_and(|c| c >= t)
             })
-    }))
+    });
+    let Some(left) = left else {
+        return Ok(Leftover::Nothing);
+    };
+    let label = format!("Wait for the earlier restore that made {}", left.id);
+    if ctx.step(label, restore_status(ctx, &left.id)).await?.is_none() {
+        // A GET of one branch is current: did the swap happen?
+        let now = ctx.neon.get_branch(&left.id).await?;
+        if now.name == target.name {
+            return Ok(Leftover::Finished(now));
+        }
+    }
+    Ok(Leftover::Abandoned(left))
 }
 
 /// Whether every operation of the restore that made `branch_id` finished (for sweep, which

@@ -11,7 +11,7 @@
 
 use anyhow::anyhow;
 
-use super::replace::{Progress, abandoned, verify};
+use super::replace::{Leftover, Progress, abandoned, verify};
 use super::roots::{find_prod, prod_label, settle};
 use super::snapshots::{self, Spare, delete, snapshot_ref, take};
 use super::tidy::Tidy;
@@ -51,8 +51,12 @@ pub async fn rollback(ctx: &Ctx, wanted: &str) -> Result<Done, Failure> {
         && !ctx.dry_run()
     {
         let left = abandoned(ctx, &[chosen.id.as_str()], &first.created_at, &prod).await;
-        if let Some(branch) = preflight.check("Check of an earlier attempt", left).await? {
-            return Err(unfinished(ctx, &prod, &target, &branch, first));
+        match preflight.check("Check of an earlier attempt", left).await? {
+            Leftover::Nothing => {}
+            Leftover::Finished(now) => return finish(ctx, &now, target, pr, &earlier).await,
+            Leftover::Abandoned(branch) => {
+                return Err(unfinished(ctx, &prod, &target, &branch, first));
+            }
         }
     }
     if let Some(moved) = earlier
@@ -236,13 +240,33 @@ fn choose<'a>(all: &'a [Snapshot], wanted: &str, prod: &Branch) -> anyhow::Resul
     if !wanted.eq_ignore_ascii_case("latest") {
         return snapshots::by_id_or_name(all, wanted);
     }
-    snapshots::ours(all)
-        .into_iter()
-        .find(|o| {
+    let ours = snapshots::ours(all);
+    // A rollback onto a branch takes a pre-rollback point of it first: a pre-promotion point
+    // of a branch that a rollback then replaced belongs to a promotion that never replaced it.
+    let rolled_back = |point: &snapshots::Ours<'_>| {
+        ours.iter().any(|o| {
+            o.name.kind == SnapshotKind::PreRollback
+                && o.snapshot.source_branch_id == point.snapshot.source_branch_id
+                && o.name.taken_at >= point.name.taken_at
+        })
+    };
+    let points: Vec<&Snapshot> = ours
+        .iter()
+        .filter(|o| {
             o.name.kind == SnapshotKind::PrePromotion
                 && o.snapshot.source_branch_id.as_deref() != Some(prod.id.as_str())
+                && !rolled_back(o)
         })
         .map(|o| o.snapshot)
+        .collect();
+    // Newest first. The branch prod replaced, when it came from a promotion, is the one whose
+    // pre-promotion point undoes it: that settles promotions whose names share a second.
+    let replaced = prod.restored_as.as_deref();
+    points
+        .iter()
+        .find(|s| replaced.is_some() && s.source_branch_id.as_deref() == replaced)
+        .or(points.first())
+        .copied()
         .ok_or_else(|| {
             anyhow!(
                 "`latest` found no rollback point of a completed promotion (a pre-promotion snapshot of a production branch that has since been replaced) among the project's {} snapshots; give a snapshot id or name instead",
@@ -296,5 +320,27 @@ mod tests {
         assert_eq!(choose(&all, " LATEST ", &prod("br-3")).unwrap().id, "b");
         assert!(choose(&all[2..], "latest", &prod("br-3")).is_err());
         assert_eq!(choose(&all, "d", &prod("br-3")).unwrap().id, "d");
+    }
+
+    #[test]
+    fn latest_skips_a_failed_promotions_point_of_a_branch_a_rollback_replaced() {
+        let all = vec![
+            snap("a", "prod_snap_2026-11-20_10-00-00_pre-promotion_abcdef0", "br-1"),
+            // A promotion of br-2 failed before its restore; a rollback then replaced br-2.
+            snap("b", "prod_snap_2026-11-22_10-00-00_pre-promotion_abcdef1", "br-2"),
+            snap("r", "prod_snap_2026-11-22_11-00-00_pre-rollback", "br-2"),
+        ];
+        assert_eq!(choose(&all, "latest", &prod("br-3")).unwrap().id, "a");
+    }
+
+    #[test]
+    fn latest_follows_what_prod_replaced_when_two_promotions_share_a_second() {
+        let name = "prod_snap_2026-11-23_10-00-00_pre-promotion_abcdef0";
+        let all = vec![snap("a", name, "br-1"), snap("b", name, "br-2")];
+        let mut now = prod("br-3");
+        now.restored_as = Some("br-2".into());
+        assert_eq!(choose(&all, "latest", &now).unwrap().id, "b");
+        now.restored_as = Some("br-1".into());
+        assert_eq!(choose(&all, "latest", &now).unwrap().id, "a");
     }
 }

@@ -28,15 +28,23 @@ pub struct Ours<'a> {
     pub name: SnapshotName,
 }
 
-/// Our snapshots among a project's, newest first (by the time in the name, then creation).
+/// Our snapshots among a project's, newest first: by the time in the name, then creation,
+/// then the workflow run and attempt (runs are numbered in the order they start), for
+/// snapshots that share a second.
 pub fn ours(all: &[Snapshot]) -> Vec<Ours<'_>> {
     let mut ours: Vec<Ours<'_>> = all
         .iter()
         .filter_map(|s| SnapshotName::parse(&s.name).map(|name| Ours { snapshot: s, name }))
         .collect();
-    ours.sort_by(|a, b| {
-        (b.name.taken_at, &b.snapshot.created_at).cmp(&(a.name.taken_at, &a.snapshot.created_at))
-    });
+    let key = |o: &Ours<'_>| {
+        (
+            o.name.taken_at,
+            o.snapshot.created_at.clone(),
+            o.name.run,
+            o.name.attempt,
+        )
+    };
+    ours.sort_by_key(|o| std::cmp::Reverse(key(o)));
     ours
 }
 

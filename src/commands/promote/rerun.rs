@@ -5,7 +5,7 @@
 //! the restore), never a guess from names alone.
 
 use super::super::Done;
-use super::super::replace::{abandoned, verify};
+use super::super::replace::{Leftover, abandoned, verify};
 use super::super::snapshots::{self, Ours, snapshot_ref};
 use super::super::tidy::{self, Tidy};
 use crate::ctx::Ctx;
@@ -150,7 +150,15 @@ pub async fn rerun(
                 "{e:#}; production is untouched; fix the cause and re-run"
             ))
         })?;
-        if let Some(branch) = left {
+        let branch = match left {
+            Leftover::Nothing => None,
+            // The earlier try's restore just finished: judge the production it made.
+            Leftover::Finished(now) => {
+                return Box::pin(rerun(ctx, &now, earlier, all, push, pr)).await;
+            }
+            Leftover::Abandoned(branch) => Some(branch),
+        };
+        if let Some(branch) = branch {
             let from = branch.restored_from.as_deref().unwrap_or_default();
             let candidate = earlier
                 .promoted_or_not
