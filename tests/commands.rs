@@ -104,6 +104,7 @@ fn promote_route() -> Route {
     Route::Promote(Some(PushInfo {
         sha: SHA.into(),
         branch: "main".into(),
+        pushed_at: None,
     }))
 }
 

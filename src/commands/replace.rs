@@ -403,7 +403,11 @@ pub async fn abandoned(
         return Ok(Leftover::Nothing);
     };
     let label = format!("Wait for the earlier restore that made {}", left.id);
-    if ctx.step(label, restore_status(ctx, &left.id)).await?.is_none() {
+    if ctx
+        .step(label, restore_status(ctx, &left.id))
+        .await?
+        .is_none()
+    {
         // A GET of one branch is current: did the swap happen?
         let now = ctx.neon.get_branch(&left.id).await?;
         if now.name == target.name {

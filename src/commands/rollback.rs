@@ -325,9 +325,17 @@ mod tests {
     #[test]
     fn latest_skips_a_failed_promotions_point_of_a_branch_a_rollback_replaced() {
         let all = vec![
-            snap("a", "prod_snap_2026-11-20_10-00-00_pre-promotion_abcdef0", "br-1"),
+            snap(
+                "a",
+                "prod_snap_2026-11-20_10-00-00_pre-promotion_abcdef0",
+                "br-1",
+            ),
             // A promotion of br-2 failed before its restore; a rollback then replaced br-2.
-            snap("b", "prod_snap_2026-11-22_10-00-00_pre-promotion_abcdef1", "br-2"),
+            snap(
+                "b",
+                "prod_snap_2026-11-22_10-00-00_pre-promotion_abcdef1",
+                "br-2",
+            ),
             snap("r", "prod_snap_2026-11-22_11-00-00_pre-rollback", "br-2"),
         ];
         assert_eq!(choose(&all, "latest", &prod("br-3")).unwrap().id, "a");

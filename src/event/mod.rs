@@ -46,6 +46,9 @@ pub struct PushInfo {
     /// The pushed commit (`after`).
     pub sha: String,
     pub branch: String,
+    /// When GitHub took the push (`repository.pushed_at`): a production replaced after it by
+    /// a change this run cannot attribute to an older run must not be undone.
+    pub pushed_at: Option<jiff::Timestamp>,
 }
 
 /// What to run.
@@ -225,6 +228,18 @@ struct PushEvent {
 struct PushRepo {
     #[serde(default)]
     default_branch: Option<String>,
+    /// Unix seconds in push payloads (an RFC 3339 string in others).
+    #[serde(default)]
+    pushed_at: Option<Value>,
+}
+
+/// `repository.pushed_at` as a time: Unix seconds, or RFC 3339 text.
+fn pushed_at(value: &Value) -> Option<jiff::Timestamp> {
+    match value {
+        Value::Number(n) => jiff::Timestamp::from_second(n.as_i64()?).ok(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
 }
 
 fn pull_request_info(payload: &Value) -> Result<(String, PullRequestInfo), UsageError> {
@@ -404,6 +419,11 @@ fn push_info(payload: &Value) -> Option<PushInfo> {
     Some(PushInfo {
         sha: push.after,
         branch,
+        pushed_at: push
+            .repository
+            .and_then(|r| r.pushed_at)
+            .as_ref()
+            .and_then(pushed_at),
     })
 }
 
@@ -434,6 +454,7 @@ fn cli_push(config: &Config) -> Option<PushInfo> {
     Some(PushInfo {
         sha: config.sha.clone()?,
         branch: config.git_ref.clone().unwrap_or_default(),
+        pushed_at: None,
     })
 }
 

@@ -128,6 +128,9 @@ fn pushes_promote_only_the_promotion_branch() {
                 Route::Promote(Some(PushInfo {
                     sha: p["after"].as_str().unwrap().into(),
                     branch: default[11..].into(),
+                    pushed_at: p["repository"]["pushed_at"]
+                        .as_i64()
+                        .map(|s| jiff::Timestamp::from_second(s).unwrap()),
                 }))
             );
         } else {
@@ -141,6 +144,7 @@ fn pushes_promote_only_the_promotion_branch() {
         Route::Promote(Some(PushInfo {
             sha: "abc".into(),
             branch: "main".into(),
+            pushed_at: None,
         }))
     );
     assert!(matches!(

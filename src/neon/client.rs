@@ -24,7 +24,7 @@ const BRANCH_PAGE: usize = 10_000;
 /// Operations per page when scanning for the ones a request started (newest first).
 const OPERATION_PAGE: usize = 100;
 /// How much earlier than our clock Neon may stamp an operation we started.
-const CLOCK_SKEW: Duration = Duration::from_secs(60);
+pub(super) const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize)]
 struct BranchPage {

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::client::OpsOnly;
+use super::client::{CLOCK_SKEW, OpsOnly};
 use super::transport::Method;
 use super::{
     Branch, NeonClient, NeonError, Operation, RestoreSnapshot, SchemaTable, Snapshot, WithOps,
@@ -49,8 +49,9 @@ impl NeonClient {
     }
 
     /// Restores a snapshot (onto `target_branch_id`, or as a new branch `name`). After an
-    /// ambiguous failure, a branch of the target's name with `restored_from` = this snapshot
-    /// means the restore was applied.
+    /// ambiguous failure, a branch restored from this snapshot since the request means the
+    /// restore was applied: the one with the target's name, or one a restore whose operation
+    /// failed left under another name (its failure is then the answer, never a second try).
     pub async fn restore_snapshot(
         &self,
         snapshot_id: &str,
@@ -65,11 +66,21 @@ impl NeonClient {
                 (None, Some(name)) => name.clone(),
                 (None, None) => return Ok(None),
             };
-            let restored = self.find_branch(&name).await?.filter(|b| {
-                b.restored_from.as_deref() == Some(snapshot_id)
-                    && Some(&b.id) != req.target_branch_id.as_ref()
-            });
-            let Some(branch) = restored else {
+            let floor = since.checked_sub(CLOCK_SKEW).unwrap_or(since);
+            let made: Vec<Branch> = self
+                .list_branches()
+                .await?
+                .into_iter()
+                .filter(|b| {
+                    b.restored_from.as_deref() == Some(snapshot_id)
+                        && Some(&b.id) != req.target_branch_id.as_ref()
+                        && b.created_at
+                            .parse::<jiff::Timestamp>()
+                            .is_ok_and(|t| t >= floor)
+                })
+                .collect();
+            let found = made.iter().find(|b| b.name == name).or(made.first());
+            let Some(branch) = found.cloned() else {
                 return Ok(None);
             };
             let new_id = branch.id.clone();

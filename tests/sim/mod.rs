@@ -324,6 +324,7 @@ fn route(world: &World, inv: &Invocation) -> Option<Route> {
         merged: false,
         from_fork: false,
     };
+    let pushed = world.now() - jiff::SignedDuration::from_secs(1);
     Some(match &inv.command {
         Cmd::Setup => Route::Setup,
         Cmd::Preview(n) => Route::Preview(Some(pr(*n))),
@@ -331,6 +332,8 @@ fn route(world: &World, inv: &Invocation) -> Option<Route> {
         Cmd::Promote { sha } => Route::Promote(Some(PushInfo {
             sha: sha.clone(),
             branch: "main".into(),
+            // GitHub took the push when the run was first started; a re-run keeps it.
+            pushed_at: Some(world.track(|t| *t.pushed.entry(inv.run_id).or_insert(pushed))),
         })),
         Cmd::Rollback(Target::Latest) => Route::Rollback {
             snapshot_id: "latest".into(),

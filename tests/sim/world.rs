@@ -57,6 +57,8 @@ pub struct Tracker {
     pub violations: Vec<String>,
     /// How many times each workflow run has been started (`GITHUB_RUN_ATTEMPT`).
     pub attempts: BTreeMap<u64, u32>,
+    /// When each promotion run's push happened (its first start).
+    pub pushed: BTreeMap<u64, Timestamp>,
     /// Two runs that each make dev's baseline ran at once since the last that ran alone:
     /// each may have missed the other's, so two baselines may be left until the next.
     pub baseline_race: bool,

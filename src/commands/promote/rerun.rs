@@ -136,6 +136,19 @@ pub async fn rerun(
             point.name
         ))));
     }
+    // Prod was replaced after this commit was pushed, and not by an older run's promotion (a
+    // rollback, a later run whose snapshots retention has since deleted, a restore by hand):
+    // promoting now could undo that change, and nothing says this commit was not promoted.
+    if let Some(pushed) = push.and_then(|p| p.pushed_at)
+        && replaced_after_push(prod, pushed, all, run)
+    {
+        return Ok(Some(Done::skipped(format!(
+            "production `{}` was replaced ({}, restored from {}) after commit {sha} was pushed ({pushed}), by a change this run cannot tell is older than it: promoting now could undo that change, so nothing was promoted; to promote this commit, run the workflow again with `command: promote` (a new run)",
+            prod.name,
+            prod.created_at,
+            from.unwrap_or("nothing"),
+        ))));
+    }
     // An earlier try restored this commit's candidate but prod is not that branch: the
     // restore's operation failed or was cancelled and left prod as it was (SPEC §3: never
     // done, never repeated).
@@ -183,6 +196,34 @@ pub async fn rerun(
         }
     }
     Ok(None)
+}
+
+/// Whether prod was made by a restore after `pushed` that no promotion by this run or an
+/// older one explains: its snapshot is not a candidate (or baseline) of ours whose run is
+/// this one or older. Unreadable times never count.
+fn replaced_after_push(
+    prod: &Branch,
+    pushed: jiff::Timestamp,
+    all: &[Snapshot],
+    run: Option<u64>,
+) -> bool {
+    let Some(from) = prod.restored_from.as_deref() else {
+        return false;
+    };
+    let after = prod
+        .created_at
+        .parse::<jiff::Timestamp>()
+        .is_ok_and(|made| made > pushed);
+    let older_promotion = all
+        .iter()
+        .find(|s| s.id == from)
+        .and_then(|s| SnapshotName::parse(&s.name))
+        .is_some_and(|n| {
+            n.of == Of::Dev
+                && matches!(n.kind, SnapshotKind::Candidate | SnapshotKind::Baseline)
+                && n.run.zip(run).is_some_and(|(theirs, ours)| theirs <= ours)
+        });
+    after && !older_promotion
 }
 
 /// Whether prod was made (by a restore) at or after `time`; unreadable times never count.
