@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::event::GitHubContext;
 use crate::github::GitHub;
-use crate::neon::{NeonClient, NeonError, WithOps};
+use crate::neon::{NeonClient, NeonError, NeonSettings, WithOps};
 use crate::outcome::StepRecord;
 use crate::plan::{Call, Sent};
 use crate::runner::Runner;
@@ -78,6 +78,50 @@ impl Ctx {
             warnings: Mutex::default(),
             planned: Mutex::default(),
         }
+    }
+
+    /// The context of a run against the real APIs (or an emulator of them), over `http`. Without
+    /// a token or a repository there is nobody to comment to; a bad token is a warning.
+    pub fn real_world(
+        http: reqwest::Client,
+        config: Config,
+        gh: Option<GitHubContext>,
+        runner: Runner,
+        cancel: CancellationToken,
+    ) -> Self {
+        let neon = NeonClient::new(
+            http.clone(),
+            NeonSettings {
+                api_host: config.api_host.clone(),
+                api_key: config.api_key.expose().to_string(),
+                project_id: config.project_id.clone(),
+                timeout: config.timeout,
+                clock: crate::neon::Clock::system(),
+                on_progress: None,
+            },
+        );
+        let repository = config
+            .repo
+            .clone()
+            .or_else(|| gh.as_ref().map(|g| g.repository.clone()));
+        let api_url = gh
+            .as_ref()
+            .map_or("https://api.github.com", |g| g.api_url.as_str());
+        let github = match (&config.github_token, repository) {
+            (Some(token), Some(repository)) => {
+                match GitHub::new(http, api_url, token.expose(), &repository) {
+                    Ok(github) => Some(github),
+                    Err(e) => {
+                        runner.warning(&format!(
+                            "GitHub client unavailable, comments are skipped: {e:#}"
+                        ));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        Self::new(config, gh, neon, github, runner, cancel)
     }
 
     /// The same context with another clock (the simulation's virtual time).

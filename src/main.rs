@@ -8,8 +8,6 @@ use tokio_util::sync::CancellationToken;
 use neon_promote::config::{Config, UsageError};
 use neon_promote::ctx::Ctx;
 use neon_promote::event::{self, GitHubContext, Route};
-use neon_promote::github::GitHub;
-use neon_promote::neon::{Clock, NeonClient, NeonSettings};
 use neon_promote::render::CommentInfo;
 use neon_promote::runner::Runner;
 use neon_promote::{app, cli, http};
@@ -75,51 +73,8 @@ async fn run(config: Config, gh: Option<GitHubContext>, route: Route, runner: Ru
             return 1;
         }
     };
-    let ctx = context(http, config, gh, runner, cancel);
+    let ctx = Ctx::real_world(http, config, gh, runner, cancel);
     app::run_cancellable(&ctx, &route, &info).await
-}
-
-fn context(
-    http: reqwest::Client,
-    config: Config,
-    gh: Option<GitHubContext>,
-    runner: Runner,
-    cancel: CancellationToken,
-) -> Ctx {
-    let neon = NeonClient::new(
-        http.clone(),
-        NeonSettings {
-            api_host: config.api_host.clone(),
-            api_key: config.api_key.expose().to_string(),
-            project_id: config.project_id.clone(),
-            timeout: config.timeout,
-            clock: Clock::system(),
-            on_progress: None,
-        },
-    );
-    // Without a token or a repository there is nobody to comment to; a bad token is a warning.
-    let repository = config
-        .repo
-        .clone()
-        .or_else(|| gh.as_ref().map(|g| g.repository.clone()));
-    let api_url = gh
-        .as_ref()
-        .map_or("https://api.github.com", |g| g.api_url.as_str());
-    let github = match (&config.github_token, repository) {
-        (Some(token), Some(repository)) => {
-            match GitHub::new(http, api_url, token.expose(), &repository) {
-                Ok(github) => Some(github),
-                Err(e) => {
-                    runner.warning(&format!(
-                        "GitHub client unavailable, comments are skipped: {e:#}"
-                    ));
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
-    Ctx::new(config, gh, neon, github, runner, cancel)
 }
 
 /// SIGINT then SIGTERM is how the runner cancels a container step: either one cancels the run.

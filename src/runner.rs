@@ -61,7 +61,7 @@ impl Runner {
         )
     }
 
-    /// An in-memory runner for tests: everything printed lands in `sink`.
+    /// An in-memory runner (tests, the demo): everything printed lands in `sink`.
     pub fn for_test(
         sink: Arc<Mutex<Vec<u8>>>,
         output: Option<PathBuf>,

@@ -62,11 +62,11 @@ pub fn destructive(
     let destructive = diff.destructive();
     if policy == Policy::Fail && !destructive.is_empty() {
         let list: Vec<String> = destructive.iter().map(ToString::to_string).collect();
+        let input = ctx.config.input("on_destructive_change");
         anyhow::bail!(
-            "the promotion {} (database `{}`), and {} is `fail`; nothing was snapshotted",
+            "the promotion {} (database `{}`), and {input} is `fail`; nothing was snapshotted; if the change is intended, promote it with {input} set to `warn`",
             list.join(", "),
             diff.database,
-            ctx.config.input("on_destructive_change")
         );
     }
     if policy == Policy::Warn {
@@ -161,16 +161,22 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// The warning (or error) text of a prod change: what is lost and where it stays.
-pub fn describe(change: &ProdChange, rollback: &str, now: Timestamp) -> String {
+/// What the guard found, with the baseline's age when it is known.
+pub fn finding(change: &ProdChange, now: Timestamp) -> String {
     let since = change
         .baseline_taken
         .map(|t| format!(" (the baseline was made {} ago, at {t})", age(now, t)))
         .unwrap_or_default();
-    format!(
-        "{}{since}; writes made to production since then will not be in production after this promotion (they stay in the rollback snapshot {rollback})",
-        change.why
-    )
+    format!("{}{since}", change.why)
+}
+
+/// Since when writes to production would be lost: dev's baseline, or (none known) dev's making.
+pub fn since(change: &ProdChange) -> &'static str {
+    if change.baseline.is_some() {
+        "dev's baseline"
+    } else {
+        "dev was made"
+    }
 }
 
 fn age(now: Timestamp, then: Timestamp) -> String {

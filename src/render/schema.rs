@@ -58,17 +58,25 @@ pub fn section(diff: &SchemaDiff, title: &str, limit: usize) -> String {
 
 /// The prod-divergence guard's finding, in one paragraph.
 pub fn prod_change(change: &ProdChange) -> String {
-    if change.changed {
-        format!(
-            "⚠️ **Production was written since dev's baseline**: {}. Those writes are not in production after this promotion; they stay in the rollback snapshot.\n\n",
-            escape(&change.why)
-        )
-    } else {
-        format!(
-            "Production was not written since dev's baseline ({}).\n\n",
-            escape(&change.why)
-        )
+    let why = escape(&change.why);
+    match (change.changed, &change.baseline) {
+        (false, _) => format!("{}.\n\n", capitalised(&why)),
+        (true, Some(_)) => format!(
+            "⚠️ **Production was written since dev's baseline**: {why}. Those writes are not in production after this promotion; they stay in the rollback snapshot.\n\n"
+        ),
+        (true, None) => format!(
+            "⚠️ **Production may have been written since dev was made**: {why}. Any such writes are not in production after this promotion; they stay in the rollback snapshot.\n\n"
+        ),
     }
+}
+
+/// The text with its first letter in upper case, to start a sentence.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn code(text: &str) -> String {

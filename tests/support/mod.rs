@@ -235,7 +235,11 @@ impl Action {
             .env("GITHUB_SHA", "0000000000000000000000000000000000000000")
             .env("GITHUB_REF", "refs/pull/0/merge");
         for name in INPUTS {
-            let value = given.get(*name).cloned().unwrap_or_default();
+            cmd.env(format!("INPUT_{}", name.to_uppercase()), "");
+        }
+        // An input the test gives is passed even when INPUTS lacks it: SPEC §2 may name
+        // inputs (`on_prod_changed`, `branch`, …) before action.yml declares them.
+        for (name, value) in &given {
             cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
         }
         for (k, v) in self.env {

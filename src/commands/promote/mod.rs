@@ -154,16 +154,23 @@ async fn guard_prod_changed(
     if !change.changed {
         return Ok(Some(change));
     }
-    let text = guards::describe(&change, &point.id, ctx.now());
+    let finding = guards::finding(&change, ctx.now());
+    let since = guards::since(&change);
     if policy == Policy::Warn {
-        ctx.warn(text);
-        if change.baseline.is_none() {
-            ctx.runner.notice(&format!(
-                "dev's baseline is made by {} or {}",
-                ctx.config.command_hint("refresh-dev"),
-                ctx.config.command_hint("setup")
-            ));
-        }
+        // Without a baseline, the one warning also names what makes one.
+        let made_by = if change.baseline.is_some() {
+            String::new()
+        } else {
+            format!(
+                "; {} and {} make dev's baseline, and so does every promotion",
+                ctx.config.command_hint("setup"),
+                ctx.config.command_hint("refresh-dev")
+            )
+        };
+        ctx.warn(format!(
+            "{finding}; writes made to production since {since} will not be in production after this promotion (they stay in the rollback snapshot {}){made_by}",
+            point.id
+        ));
         return Ok(Some(change));
     }
     let deleted = delete(
@@ -183,7 +190,7 @@ async fn guard_prod_changed(
         ),
     };
     let why = anyhow::anyhow!(
-        "{text}, and {} is `fail`; {what}; to promote anyway, bring dev up to date ({}, then apply dev's changes again) or set it to warn",
+        "{finding}; a promotion would drop from production what was written since {since}, and {} is `fail`; {what}; to promote anyway, bring dev up to date ({}, then apply dev's changes again) or set it to warn",
         ctx.config.input("on_prod_changed"),
         ctx.config.command_hint("refresh-dev")
     );
