@@ -17,7 +17,7 @@ use super::snapshots::{self, Spare, delete, snapshot_ref, take};
 use super::tidy::Tidy;
 use super::{Done, branch_ref, snapshot_pull};
 use crate::ctx::Ctx;
-use crate::naming::{SnapshotKind, SnapshotName};
+use crate::naming::{Of, SnapshotKind, SnapshotName};
 use crate::neon::{Branch, Snapshot};
 use crate::outcome::{Failure, Outcome, Rollback, SnapshotRef};
 
@@ -241,32 +241,33 @@ fn choose<'a>(all: &'a [Snapshot], wanted: &str, prod: &Branch) -> anyhow::Resul
         return snapshots::by_id_or_name(all, wanted);
     }
     let ours = snapshots::ours(all);
-    // A rollback onto a branch takes a pre-rollback point of it first: a pre-promotion point
-    // of a branch that a rollback then replaced belongs to a promotion that never replaced it.
+    let pre_promotion = |o: &&snapshots::Ours<'_>| {
+        o.name.kind == SnapshotKind::PrePromotion
+            && o.snapshot.source_branch_id.as_deref() != Some(prod.id.as_str())
+    };
+    // Prod made by a promotion (restored from a dev snapshot of ours): the pre-promotion
+    // point of the branch it replaced undoes exactly that promotion.
+    let promoted = ours.iter().any(|o| {
+        Some(o.snapshot.id.as_str()) == prod.restored_from.as_deref() && o.name.of == Of::Dev
+    });
+    let replaced = prod.restored_as.as_deref().filter(|_| promoted);
+    let undoes_prod = ours
+        .iter()
+        .filter(pre_promotion)
+        .find(|o| replaced.is_some() && o.snapshot.source_branch_id.as_deref() == replaced);
+    // Otherwise the newest, leaving out a point of a branch that a later rollback went for
+    // (a rollback takes a pre-rollback point of its target first): its promotion never
+    // replaced that branch. Within a second, the run numbers say which came later.
     let rolled_back = |point: &snapshots::Ours<'_>| {
         ours.iter().any(|o| {
             o.name.kind == SnapshotKind::PreRollback
                 && o.snapshot.source_branch_id == point.snapshot.source_branch_id
-                && o.name.taken_at >= point.name.taken_at
+                && (o.name.taken_at, o.name.run) > (point.name.taken_at, point.name.run)
         })
     };
-    let points: Vec<&Snapshot> = ours
-        .iter()
-        .filter(|o| {
-            o.name.kind == SnapshotKind::PrePromotion
-                && o.snapshot.source_branch_id.as_deref() != Some(prod.id.as_str())
-                && !rolled_back(o)
-        })
+    undoes_prod
+        .or_else(|| ours.iter().filter(pre_promotion).find(|o| !rolled_back(o)))
         .map(|o| o.snapshot)
-        .collect();
-    // Newest first. The branch prod replaced, when it came from a promotion, is the one whose
-    // pre-promotion point undoes it: that settles promotions whose names share a second.
-    let replaced = prod.restored_as.as_deref();
-    points
-        .iter()
-        .find(|s| replaced.is_some() && s.source_branch_id.as_deref() == replaced)
-        .or(points.first())
-        .copied()
         .ok_or_else(|| {
             anyhow!(
                 "`latest` found no rollback point of a completed promotion (a pre-promotion snapshot of a production branch that has since been replaced) among the project's {} snapshots; give a snapshot id or name instead",
@@ -344,8 +345,15 @@ mod tests {
     #[test]
     fn latest_follows_what_prod_replaced_when_two_promotions_share_a_second() {
         let name = "prod_snap_2026-11-23_10-00-00_pre-promotion_abcdef0";
-        let all = vec![snap("a", name, "br-1"), snap("b", name, "br-2")];
+        let baseline = "dev_snap_2026-11-23_10-00-00_baseline_abcdef0";
+        let all = vec![
+            snap("a", name, "br-1"),
+            snap("b", name, "br-2"),
+            snap("c", baseline, "br-dev"),
+        ];
+        // Prod came from a promotion (a dev snapshot): the point of what it replaced.
         let mut now = prod("br-3");
+        now.restored_from = Some("c".into());
         now.restored_as = Some("br-2".into());
         assert_eq!(choose(&all, "latest", &now).unwrap().id, "b");
         now.restored_as = Some("br-1".into());
