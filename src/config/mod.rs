@@ -384,6 +384,12 @@ impl Config {
         }
     }
 
+    /// A setting with a value, as the user writes it in this mode (`` `parent_branch: dev` ``
+    /// or `` `--dev-branch dev` ``).
+    pub fn input_value(&self, name: &str, value: &str) -> String {
+        format!("{} {value}`", self.input(name).trim_end_matches('`'))
+    }
+
     /// How to run a command in this mode (`` `command: setup` `` or `` `neon-promote setup` ``).
     pub fn command_hint(&self, command: &str) -> String {
         match self.mode {

@@ -194,12 +194,61 @@ fn create_branch_action_names_are_aliases_and_must_agree() {
 }
 
 #[test]
+fn create_branch_action_options_parse_as_it_reads_them() {
+    let c = Config::from_raw_at(
+        raw(&[
+            ("branch_name", "ci"),
+            ("branch_type", "schema-only"),
+            ("masking_rules", r#"[{"column_name": "email"}]"#),
+            ("suspend_timeout", "300"),
+            ("prisma", "TRUE"),
+            ("get_auth_url", "true"),
+            ("get_data_api_url", "false"),
+        ]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(c.branch_name.as_deref(), Some("ci"));
+    assert_eq!(c.branch_type, BranchType::SchemaOnly);
+    assert_eq!(
+        c.masking_rules,
+        Some(serde_json::json!([{"column_name": "email"}]))
+    );
+    assert_eq!(c.suspend_timeout, Some(300));
+    assert!(c.prisma && c.get_auth_url && !c.get_data_api_url);
+    // create-branch-action's default `0` is Neon's default: nothing is sent.
+    let zero = Config::from_raw_at(raw(&[("suspend_timeout", "0")]), Mode::Action, now());
+    assert_eq!(zero.unwrap().suspend_timeout, None);
+    for bad in [
+        ("suspend_timeout", "30"),
+        ("suspend_timeout", "604801"),
+        ("branch_type", "data"),
+        ("masking_rules", "{}"),
+    ] {
+        assert!(
+            errors(&[bad])[0].starts_with(&format!("`{}:`", bad.0)),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
 fn usage_errors_name_settings_as_the_mode_spells_them() {
     let cli = Config::from_raw_at(raw(&[("ssl", "prefer")]), Mode::Cli, now()).unwrap_err();
     assert!(cli[0].message.starts_with("`--ssl`"), "{}", cli[0].message);
     let c = Config::from_raw_at(raw(&[]), Mode::Cli, now()).unwrap();
     assert_eq!(c.input("api_key"), "`--api-key`");
     assert_eq!(c.command_hint("setup"), "`neon-promote setup`");
+    assert_eq!(
+        c.input_value("parent_branch", "<name>"),
+        "`--dev-branch <name>`"
+    );
+    let action = Config::from_raw_at(raw(&[]), Mode::Action, now()).unwrap();
+    assert_eq!(
+        action.input_value("parent_branch", "<name>"),
+        "`parent_branch: <name>`"
+    );
 }
 
 #[test]

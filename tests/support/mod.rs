@@ -223,6 +223,11 @@ impl Action {
             let value = given.get(*name).cloned().unwrap_or_default();
             cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
         }
+        // Any other `with:` entry (create-branch-action's names) reaches the container too:
+        // the runner only warns about inputs that action.yml does not declare.
+        for (name, value) in given.iter().filter(|(n, _)| !INPUTS.contains(&n.as_str())) {
+            cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
+        }
         for (k, v) in self.env {
             cmd.env(k, v);
         }
