@@ -7,6 +7,8 @@
 pub mod golden;
 pub mod lifecycle;
 pub mod npm;
+pub mod routes;
+pub mod sdk;
 pub mod spec;
 
 use std::collections::HashMap;
