@@ -397,7 +397,7 @@ async fn without_dev_the_error_gives_both_fixes_in_the_modes_words() {
     let action = run(&emu, on_push("ci")).await;
     let error = failed(&action);
     for words in [
-        "`parent_branch:` was left out",
+        "neither `dev_branch:` nor `parent_branch:` was given",
         "`command: setup`",
         "`parent_branch: <name>`",
     ] {
@@ -419,7 +419,11 @@ async fn without_dev_the_error_gives_both_fixes_in_the_modes_words() {
         String::from_utf8_lossy(&cli.stderr)
     );
     assert_eq!(cli.status.code(), Some(1), "{printed}");
-    for words in ["`neon-promote setup`", "`--dev-branch <name>`"] {
+    for words in [
+        "`--dev-branch` was not given",
+        "`neon-promote setup`",
+        "`--dev-branch <name>`",
+    ] {
         assert!(printed.contains(words), "{words}: {printed}");
     }
     assert!(!printed.contains("parent_branch:"), "{printed}");

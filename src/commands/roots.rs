@@ -5,6 +5,7 @@
 
 use anyhow::{anyhow, bail};
 
+use crate::config::Mode;
 use crate::ctx::Ctx;
 use crate::ctx::neon_error;
 use crate::neon::{Branch, NeonError};
@@ -58,9 +59,16 @@ pub fn missing_dev(ctx: &Ctx) -> anyhow::Error {
             "the dev root `{dev}` that was given does not exist in Neon project `{project}`; create it once with {setup}, or give an existing branch's name instead"
         );
     }
+    let left_out = match config.mode {
+        Mode::Action => format!(
+            "neither {} nor {} was given",
+            config.input("dev_branch"),
+            config.input("parent_branch")
+        ),
+        Mode::Cli => format!("{} was not given", config.input("dev_branch")),
+    };
     anyhow!(
-        "{} was left out, so the parent is the dev root `{dev}`, which does not exist in Neon project `{project}`; create it once with {setup}, or set {} to branch from an existing branch (create-branch-action used the project's default branch)",
-        config.input("parent_branch"),
+        "{left_out}, so the dev root is `{dev}`, which does not exist in Neon project `{project}`; create it once with {setup}, or set {} to branch from an existing branch (create-branch-action used the project's default branch)",
         config.input_value("parent_branch", "<name>"),
     )
 }
