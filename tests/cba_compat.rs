@@ -1,7 +1,8 @@
 //! create-branch-action 6.4's own documented usage through neon-promote: every `with:` block of
 //! its README and every input its action.yml declares, run by the built binary (as the runner
 //! runs a container action, with `command: preview` added) against the emulator, each giving
-//! the outputs create-branch-action documents.
+//! the outputs create-branch-action documents. Each side gets its own action.yml's defaults
+//! for what a block leaves out, as the runner passes them.
 //!
 //! Where create-branch-action itself is at hand (its repository, `CBA_REPO`, by default the
 //! mirror these machines keep, at tag `v6.4.0`) and node runs, its committed `dist/index.js`
@@ -102,8 +103,8 @@ const ACTION_YML: &[Block] = &[
     },
 ];
 
-/// create-branch-action 6.4's action.yml defaults, which the runner passes for every input a
-/// block leaves out (`api_host` is the emulator's instead).
+/// create-branch-action 6.4's action.yml defaults, which the runner passes to it for every
+/// input a block leaves out (`api_host` is the emulator's instead). Ours get our action.yml's.
 const DEFAULTS: &[(&str, &str)] = &[
     ("prisma", "false"),
     ("database", "neondb"),
@@ -133,20 +134,54 @@ fn blocks() -> impl Iterator<Item = &'static Block> {
     README.iter().chain(ACTION_YML)
 }
 
-/// The inputs the runner passes for a block: the defaults, then the block, expressions filled.
+/// A block's inputs, expressions filled in.
 fn inputs(block: &Block) -> Vec<(String, String)> {
-    let mut all: BTreeMap<&str, String> =
-        DEFAULTS.iter().map(|(k, v)| (*k, v.to_string())).collect();
-    for (k, v) in block.with {
-        let value = match *v {
-            "+14 days" => (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(14 * 24))
-                .strftime("%Y-%m-%dT%H:%M:%SZ")
-                .to_string(),
-            v => v.to_string(),
-        };
-        all.insert(k, value);
-    }
-    all.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    block
+        .with
+        .iter()
+        .map(|(k, v)| {
+            let value = match *v {
+                "+14 days" => (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(14 * 24))
+                    .strftime("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
+                v => v.to_string(),
+            };
+            (k.to_string(), value)
+        })
+        .collect()
+}
+
+/// `defaults` for every input the block leaves out, then the block: what the runner passes.
+fn with_defaults(block: &Block, defaults: &[(String, String)]) -> Vec<(String, String)> {
+    let mut all: BTreeMap<String, String> = defaults.iter().cloned().collect();
+    all.extend(inputs(block));
+    all.into_iter().collect()
+}
+
+/// Our action.yml's defaults, as the runner passes them to the container (those that are
+/// expressions, and the ones the harness sets, left out).
+fn our_defaults() -> Vec<(String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml");
+    let action: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    action["inputs"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, spec)| {
+            let name = name.as_str()?;
+            let default = spec["default"].as_str()?;
+            let harness = [
+                "api_key",
+                "project_id",
+                "api_host",
+                "github_token",
+                "command",
+            ];
+            (!default.contains("${{") && !harness.contains(&name))
+                .then(|| (name.to_string(), default.to_string()))
+        })
+        .collect()
 }
 
 /// The demo seed (production and dev), a second role for the README's `db_user`, and Neon
@@ -174,7 +209,7 @@ async fn emulator() -> Emulator {
 async fn ours(emu: &Emulator, block: &Block) -> Run {
     let payload = support::webhook("workflow_dispatch", None);
     let mut action = Action::new("workflow_dispatch", payload).input("command", "preview");
-    for (k, v) in inputs(block) {
+    for (k, v) in with_defaults(block, &our_defaults()) {
         action = action.input(&k, &v);
     }
     let run = action.run(emu).await;
@@ -422,7 +457,11 @@ async fn theirs(emu: &Emulator, script: &std::path::Path, block: &Block) -> Cba 
         .env("INPUT_API_KEY", API_KEY)
         .env("INPUT_PROJECT_ID", emu.project_id())
         .env("INPUT_API_HOST", emu.neon_api());
-    for (k, v) in inputs(block) {
+    let defaults: Vec<(String, String)> = DEFAULTS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (k, v) in with_defaults(block, &defaults) {
         cmd.env(format!("INPUT_{}", k.to_uppercase()), v);
     }
     let out = cmd.output().await.expect("run node");

@@ -16,6 +16,10 @@ pub use values::duration as parse_duration;
 
 use crate::secret::Secret;
 
+/// `dev_branch`'s and `preview_ttl`'s defaults, as action.yml declares them too.
+const DEV_BRANCH: &str = "dev";
+const PREVIEW_TTL: &str = "7d";
+
 /// A command this binary runs: the one list every part of it names commands from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandName {
@@ -196,14 +200,18 @@ impl Check {
         }
     }
 
-    /// An input and its create-branch-action alias: either, or both with one value.
-    fn alias(
+    /// An input and its create-branch-action alias: either, or both with one value; with the
+    /// name of the input the value came from. Ours at its action.yml `default` yields to the
+    /// alias: the runner passes that default for an input the workflow leaves out, so it says
+    /// nothing about what the user chose (`parent_branch: main` arrives with `dev_branch: dev`).
+    fn alias<'a>(
         &mut self,
-        ours: (&str, Option<String>),
-        theirs: (&str, Option<String>),
-    ) -> Option<String> {
+        ours: (&'a str, Option<String>),
+        default: &str,
+        theirs: (&'a str, Option<String>),
+    ) -> Option<(String, &'a str)> {
         match (ours.1, theirs.1) {
-            (Some(a), Some(b)) if a != b => {
+            (Some(a), Some(b)) if a != b && a != default => {
                 let (a_name, b_name) = (
                     input_name(self.mode, ours.0),
                     input_name(self.mode, theirs.0),
@@ -214,7 +222,8 @@ impl Check {
                 );
                 None
             }
-            (a, b) => a.or(b),
+            (_, Some(b)) => Some((b, theirs.0)),
+            (a, None) => a.map(|a| (a, ours.0)),
         }
     }
 }
@@ -265,18 +274,23 @@ impl Config {
         }
         let dev = c.alias(
             ("dev_branch", raw.dev_branch),
+            DEV_BRANCH,
             ("parent_branch", raw.parent_branch),
         );
+        // `dev_branch: dev` is what the runner passes when the workflow names no dev root.
+        let dev_branch_given = dev
+            .as_ref()
+            .is_some_and(|(d, from)| *from == "parent_branch" || d != DEV_BRANCH);
         let week = Expiry::After(Duration::from_secs(7 * 86400));
-        let ttl_given = raw.preview_ttl.is_some();
         let preview_ttl = match c.alias(
             ("preview_ttl", raw.preview_ttl),
+            PREVIEW_TTL,
             ("expires_at", raw.expires_at),
         ) {
-            Some(t) if ttl_given => {
-                c.parse("preview_ttl", Some(t), week, |t| v::branch_expiry(t, now))
+            Some((t, "expires_at")) => {
+                c.parse("expires_at", Some(t), week, |t| v::rfc3339_expiry(t, now))
             }
-            Some(t) => c.parse("expires_at", Some(t), week, |t| v::rfc3339_expiry(t, now)),
+            Some((t, _)) => c.parse("preview_ttl", Some(t), week, |t| v::branch_expiry(t, now)),
             None => week,
         };
         let expiry = |c: &mut Check, input: &str, value, days: u64| {
@@ -308,8 +322,8 @@ impl Config {
             repo,
             command,
             prod_branch: raw.prod_branch,
-            dev_branch_given: dev.is_some(),
-            dev_branch: dev.unwrap_or_else(|| "dev".into()),
+            dev_branch_given,
+            dev_branch: dev.map_or_else(|| DEV_BRANCH.into(), |(d, _)| d),
             promotion_branch: raw.promotion_branch,
             preview_branch_name,
             branch_name: raw.branch_name,

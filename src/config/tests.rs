@@ -173,13 +173,13 @@ fn create_branch_action_names_are_aliases_and_must_agree() {
         c.preview_ttl,
         Expiry::At("2026-11-30T00:00:00Z".parse().unwrap())
     );
-    let errs = errors(&[("dev_branch", "dev"), ("parent_branch", "main")]);
+    let errs = errors(&[("dev_branch", "develop"), ("parent_branch", "main")]);
     assert!(
         errs[0].contains("`dev_branch:`") && errs[0].contains("`parent_branch:`"),
         "{errs:?}"
     );
     let errs = errors(&[
-        ("preview_ttl", "7d"),
+        ("preview_ttl", "3d"),
         ("expires_at", "2026-11-30T00:00:00Z"),
     ]);
     assert!(errs[0].contains("`expires_at:`"), "{errs:?}");
@@ -191,6 +191,41 @@ fn create_branch_action_names_are_aliases_and_must_agree() {
     )
     .unwrap();
     assert_eq!(same.dev_branch, "main");
+}
+
+/// The runner passes action.yml's defaults (`dev_branch: dev`, `preview_ttl: 7d`) for inputs
+/// the workflow leaves out: a create-branch-action workflow that names only the alias works.
+#[test]
+fn an_alias_wins_over_our_input_at_its_default() {
+    let c = Config::from_raw_at(
+        raw(&[
+            ("dev_branch", "dev"),
+            ("parent_branch", "main"),
+            ("preview_ttl", "7d"),
+            ("expires_at", "2026-11-30T00:00:00Z"),
+        ]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
+    assert_eq!((c.dev_branch.as_str(), c.dev_branch_given), ("main", true));
+    assert_eq!(
+        c.preview_ttl,
+        Expiry::At("2026-11-30T00:00:00Z".parse().unwrap())
+    );
+    let defaults = Config::from_raw_at(
+        raw(&[("dev_branch", "dev"), ("preview_ttl", "7d")]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
+    assert!(!defaults.dev_branch_given, "the default is not a choice");
+    // An alias past Neon's 30 days is refused under its own name.
+    let errs = errors(&[
+        ("preview_ttl", "7d"),
+        ("expires_at", "2027-06-01T00:00:00Z"),
+    ]);
+    assert!(errs[0].starts_with("`expires_at:`"), "{errs:?}");
 }
 
 #[test]
