@@ -32,7 +32,8 @@ fetch() { # NAME@VERSION SHA256
 if [ $# -eq 0 ]; then
     set -- \
         @neondatabase/api-client@2.7.3 28368170b48c30a77b1413782f8dcfee02535f4088fdd084bb259bf994568558 \
-        @octokit/webhooks-examples@7.6.1 89e6cb1c6345d32e3dd775617fa54effbdc26c859e514898d7728e95e9738280
+        @octokit/webhooks-examples@7.6.1 89e6cb1c6345d32e3dd775617fa54effbdc26c859e514898d7728e95e9738280 \
+        @neon/sdk@6.1.2 e80560aa9c09b280d5d6d92a58f720306f55791bcf687aeff2cb12c80d077f81
 fi
 while [ $# -ge 2 ]; do
     fetch "$1" "$2"

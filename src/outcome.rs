@@ -87,6 +87,23 @@ pub struct Preview {
     pub expires_at: Option<String>,
     /// `None` only in a dry run.
     pub connection: Option<ConnectionInfo>,
+    /// The branch holds dev's schema and no rows (`branch_type: schema-only`).
+    pub schema_only: bool,
+    /// What `masking_rules` did, when given.
+    pub masking: Option<Masking>,
+    /// `get_auth_url`: Neon Auth's URL; `None` when not asked for or not enabled.
+    pub auth_url: Option<String>,
+    /// `get_data_api_url`: the Data API's URL; `None` when not asked for or not enabled.
+    pub data_api_url: Option<String>,
+}
+
+/// `masking_rules` on a preview: Neon applies them only when it creates a branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Masking {
+    /// This run created the branch anonymized with them.
+    Applied,
+    /// The branch existed, anonymized when it was created; the rules were not applied again.
+    Kept,
 }
 
 /// `connect`: the connection strings of a branch.
@@ -297,6 +314,8 @@ impl Outcome {
                     ("expires_at", p.expires_at.clone().unwrap_or_default()),
                 ]);
                 out.extend(p.connection.iter().flat_map(ConnectionInfo::outputs));
+                out.extend(p.auth_url.iter().map(|u| ("auth_url", u.clone())));
+                out.extend(p.data_api_url.iter().map(|u| ("data_api_url", u.clone())));
             }
             Self::Connect(c) => {
                 out.extend([

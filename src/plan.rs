@@ -125,15 +125,29 @@ impl Call {
     pub fn render(&self, p: &str) -> String {
         match self {
             Self::CreateBranch(req) => {
+                let route = match req.masking_rules {
+                    Some(_) => "branch_anonymized",
+                    None => "branches",
+                };
                 let mut line = format!(
-                    "POST /projects/{p}/branches name={} parent_id={}",
+                    "POST /projects/{p}/{route} name={} parent_id={}",
                     req.name, req.parent_id
                 );
+                if req.schema_only {
+                    line.push_str(" init_source=schema-only");
+                }
                 if let Some(at) = &req.expires_at {
                     line.push_str(&format!(" expires_at={at}"));
                 }
                 if req.read_write_endpoint {
                     line.push_str(" endpoint=read_write");
+                }
+                if let Some(seconds) = req.suspend_timeout_seconds {
+                    line.push_str(&format!(" suspend_timeout_seconds={seconds}"));
+                }
+                if let Some(rules) = &req.masking_rules {
+                    let count = rules.as_array().map_or(0, Vec::len);
+                    line.push_str(&format!(" masking_rules={count}"));
                 }
                 line
             }
@@ -224,6 +238,15 @@ mod tests {
                 snapshot_id: "snap-c".into(),
                 name: "dev_snap_x_baseline".into(),
             },
+            Call::CreateBranch(CreateBranch {
+                name: "ci".into(),
+                parent_id: "br-dev".into(),
+                expires_at: None,
+                read_write_endpoint: true,
+                schema_only: true,
+                suspend_timeout_seconds: Some(300),
+                masking_rules: Some(serde_json::json!([{ "column_name": "email" }])),
+            }),
         ];
         let lines: Vec<String> = calls.iter().map(|c| c.render("p1")).collect();
         assert_eq!(
@@ -234,6 +257,7 @@ mod tests {
                 "PATCH /projects/p1/branches/br-p protected=true",
                 "DELETE /projects/p1/branches/br-p",
                 "PATCH /projects/p1/snapshots/snap-c name=dev_snap_x_baseline",
+                "POST /projects/p1/branch_anonymized name=ci parent_id=br-dev init_source=schema-only endpoint=read_write suspend_timeout_seconds=300 masking_rules=1",
             ]
         );
     }

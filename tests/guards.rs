@@ -117,12 +117,16 @@ struct Normalised {
 
 impl Normalised {
     fn new(run: &Run) -> Self {
-        let names = run
-            .outputs
-            .iter()
+        // Outputs in name order: an id two outputs share is named by the first.
+        let mut outputs: Vec<_> = run.outputs.iter().collect();
+        outputs.sort();
+        let mut names = HashMap::new();
+        for (name, id) in outputs
+            .into_iter()
             .filter(|(name, _)| name.ends_with("_id"))
-            .map(|(name, id)| (id.clone(), format!("<{name}>")))
-            .collect();
+        {
+            names.entry(id.clone()).or_insert(format!("<{name}>"));
+        }
         Self {
             names,
             counts: HashMap::new(),

@@ -247,6 +247,10 @@ const OUR_OPERATIONS: &[&str] = &[
     "listProjectOperations",
     "getProjectBranchSchemaComparison",
     "getProjectBranchSchema",
+    "createProjectBranchAnonymized",
+    "getAnonymizedBranchStatus",
+    "getNeonAuth",
+    "getProjectBranchDataAPI",
 ];
 
 /// An emulator driven by plain reqwest, remembering every exchange for the check, and the ids
@@ -427,10 +431,11 @@ enum Part {
     Deletes,
     ProtectionAndFailedOperation,
     ErrorAnswers,
+    CreateBranchActionRoutes,
 }
 
 impl Part {
-    const ALL: [Part; 13] = [
+    const ALL: [Part; 14] = [
         Part::ProjectAndBranchReads,
         Part::EndpointReads,
         Part::ConnectionUris,
@@ -444,6 +449,7 @@ impl Part {
         Part::Deletes,
         Part::ProtectionAndFailedOperation,
         Part::ErrorAnswers,
+        Part::CreateBranchActionRoutes,
     ];
 
     async fn run(self, w: &mut World) {
@@ -461,6 +467,7 @@ impl Part {
             Part::Deletes => deletes(w).await,
             Part::ProtectionAndFailedOperation => protection_and_failed_operation(w).await,
             Part::ErrorAnswers => error_answers(w).await,
+            Part::CreateBranchActionRoutes => create_branch_action_routes(w).await,
         }
     }
 
@@ -994,6 +1001,56 @@ async fn error_answers(w: &mut World) {
         retry_after: None,
     });
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn create_branch_action_routes_match_the_spec() {
+    Part::CreateBranchActionRoutes.check().await;
+}
+
+/// What create-branch-action's inputs make neon-promote call: a schema-only branch with a
+/// suspend timeout, an anonymized branch and its status while it runs and once it ended, and
+/// Neon Auth and the Data API off (404) and on.
+async fn create_branch_action_routes(w: &mut World) {
+    let prod = w.new_prod.clone();
+    let endpoints = json!([{ "type": "read_write", "suspend_timeout_seconds": 300 }]);
+    let branch = json!({ "name": "schema-copy", "parent_id": prod, "init_source": "schema-only" });
+    let body = json!({ "branch": branch, "endpoints": endpoints });
+    w.expect(201, "POST", "/branches", &[], Some(body)).await;
+    w.finish();
+    let rules = json!([{
+        "database_name": "neondb", "schema_name": "public", "table_name": "users",
+        "column_name": "email", "masking_function": "anon.dummy_free_email()",
+    }]);
+    let body = json!({
+        "branch_create": { "branch": { "name": "masked", "parent_id": prod }, "endpoints": endpoints },
+        "masking_rules": rules,
+        "start_anonymization": true,
+    });
+    let created = w
+        .expect(201, "POST", "/branch_anonymized", &[], Some(body))
+        .await;
+    let masked = id(&created["branch"]["id"]);
+    let status = format!("/branches/{masked}/anonymized_status");
+    let running = w.expect(200, "GET", &status, &[], None).await;
+    assert_eq!(running["state"], "anonymizing");
+    w.finish();
+    let ended = w.expect(200, "GET", &status, &[], None).await;
+    assert_eq!(ended["state"], "anonymized");
+    let (auth, data_api) = (
+        format!("/branches/{masked}/auth"),
+        format!("/branches/{masked}/data-api/neondb"),
+    );
+    w.expect(404, "GET", &auth, &[], None).await;
+    w.expect(404, "GET", &data_api, &[], None).await;
+    w.emu.with_state(|st| {
+        st.limits.features = neon_emulator::state::Features {
+            neon_auth: true,
+            data_api: true,
+        }
+    });
+    w.expect(200, "GET", &auth, &[], None).await;
+    w.expect(200, "GET", &data_api, &[], None).await;
 }
 
 /// The check must bite on the emulator's own answers, not only on hand-written samples.

@@ -52,6 +52,22 @@ fn outcomes() -> Vec<(&'static str, Outcome)> {
             created: true,
             expires_at: Some("2026-11-30T10:15:00Z".into()),
             connection: Some(connection()),
+            schema_only: false,
+            masking: None,
+            auth_url: None,
+            data_api_url: None,
+        })),
+        // create-branch-action's options: a reused schema-only, anonymized branch with both URLs.
+        ("preview-cba", Outcome::Preview(Preview {
+            pr: None,
+            branch: branch("br-preview-33333333", "ci-nightly"),
+            created: false,
+            expires_at: None,
+            connection: Some(connection()),
+            schema_only: true,
+            masking: Some(Masking::Kept),
+            auth_url: Some("https://ep-a-1.neonauth.aws.neon.tech/neondb/auth".into()),
+            data_api_url: Some("https://ep-a-1.apirest.aws.neon.tech/neondb/rest/v1".into()),
         })),
         ("connect", Outcome::Connect(Connect {
             branch: branch("br-dev-66666666", "dev"),

@@ -1,9 +1,10 @@
 //! `cleanup`: delete the pull request's preview branch when the PR closes, and wait until it is
 //! gone. A branch that is already gone (expired, deleted by hand) is success; a branch with
-//! children is kept. Only a branch of exactly the derived name that is neither a root nor the
-//! configured prod or dev branch is ever deleted.
+//! children is kept. Only an unprotected branch of exactly the derived name that is neither the
+//! default nor the configured prod or dev branch, and not a root unless Neon made it
+//! schema-only (as it makes `branch_type: schema-only` previews), is ever deleted.
 
-use super::{Done, PROD_UNTOUCHED, failure, pull_ref};
+use super::{Done, PROD_UNTOUCHED, failure, may_be_preview, preview_name_input, pull_ref};
 use crate::ctx::Ctx;
 use crate::event::PullRequestInfo;
 use crate::neon::Branch;
@@ -65,22 +66,14 @@ pub async fn cleanup(ctx: &Ctx, pr: Option<&PullRequestInfo>) -> Result<Done, Fa
 
 /// A name collision (a template that yields `main`, say) must never delete prod or dev.
 fn refuse_if_not_a_preview(ctx: &Ctx, branch: &Branch) -> Result<(), Failure> {
-    let configured = [
-        ctx.config.prod_branch.as_deref(),
-        Some(&ctx.config.dev_branch),
-    ];
-    let is_configured = configured
-        .into_iter()
-        .flatten()
-        .any(|b| b == branch.name || b == branch.id);
-    if branch.default || branch.is_root() || branch.protected || is_configured {
+    if branch.protected || !may_be_preview(ctx, branch) {
         return Err(Failure::from_message(format!(
             "refusing to delete branch `{}` ({}): it is a root, default, protected, prod or dev branch, not \
-             a preview branch; nothing was deleted and {PROD_UNTOUCHED}; set {} to a template \
-             that cannot produce this name",
+             a preview branch; nothing was deleted and {PROD_UNTOUCHED}; set {} so that it \
+             cannot produce this name",
             branch.name,
             branch.id,
-            ctx.config.input("preview_branch_name")
+            ctx.config.input(preview_name_input(ctx))
         )));
     }
     Ok(())

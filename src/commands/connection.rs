@@ -24,8 +24,8 @@ fn masked(ctx: &Ctx, password: String, host: String, pooler_host: String) -> Con
     if encoded != password {
         ctx.runner.add_mask(&encoded);
     }
-    let url = url(&ctx.config, &encoded, &host);
-    let pooled_url = url_for_host(&url, &host, &pooler_host);
+    let pooled_url = url(&ctx.config, &encoded, &pooler_host, true);
+    let url = url(&ctx.config, &encoded, &host, false);
     ctx.runner.add_mask(&url);
     ctx.runner.add_mask(&pooled_url);
     ConnectionInfo {
@@ -114,24 +114,33 @@ fn pooler_host(host: &str) -> String {
     }
 }
 
-/// `postgresql://role:password@host/database`, with `sslmode` unless `ssl: omit`.
-fn url(config: &Config, encoded_password: &str, host: &str) -> String {
-    let sslmode = match config.ssl {
-        SslMode::Require => "?sslmode=require",
-        SslMode::VerifyCa => "?sslmode=verify-ca",
-        SslMode::VerifyFull => "?sslmode=verify-full",
-        SslMode::Omit => "",
+/// `postgresql://role:password@host/database`, then, as create-branch-action writes them and
+/// in its order: with `prisma`, `connect_timeout=30` (the pooled URL also `pool_timeout=30` and
+/// `pgbouncer=true`, which Prisma needs behind PgBouncer); then `sslmode` unless `ssl: omit`.
+fn url(config: &Config, encoded_password: &str, host: &str, pooled: bool) -> String {
+    let mut params = Vec::new();
+    if config.prisma {
+        params.push("connect_timeout=30");
+        if pooled {
+            params.extend(["pool_timeout=30", "pgbouncer=true"]);
+        }
+    }
+    params.extend(match config.ssl {
+        SslMode::Require => Some("sslmode=require"),
+        SslMode::VerifyCa => Some("sslmode=verify-ca"),
+        SslMode::VerifyFull => Some("sslmode=verify-full"),
+        SslMode::Omit => None,
+    });
+    let query = if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", params.join("&"))
     };
     format!(
-        "postgresql://{}:{encoded_password}@{host}/{}{sslmode}",
+        "postgresql://{}:{encoded_password}@{host}/{}{query}",
         utf8_percent_encode(&config.role, COMPONENT),
         utf8_percent_encode(&config.database, COMPONENT),
     )
-}
-
-/// The same URL with another host (the pooler's).
-fn url_for_host(url: &str, host: &str, other: &str) -> String {
-    url.replacen(&format!("@{host}/"), &format!("@{other}/"), 1)
 }
 
 #[cfg(test)]
@@ -168,12 +177,39 @@ mod tests {
         assert_eq!(pooler_host("localhost"), "localhost-pooler");
     }
 
+    fn config(prisma: bool, ssl: SslMode) -> Config {
+        let mut config = Config::from_raw(
+            crate::config::RawInputs::default(),
+            crate::config::Mode::Cli,
+        )
+        .expect("the defaults are valid");
+        config.prisma = prisma;
+        config.ssl = ssl;
+        config
+    }
+
     #[test]
-    fn the_pooled_url_differs_only_by_host() {
-        let url = "postgresql://r:pw@ep-a.x.neon.tech/db?sslmode=require";
+    fn urls_carry_sslmode_and_prisma_parameters_in_create_branch_actions_order() {
+        let url = |prisma, ssl, host, pooled| url(&config(prisma, ssl), "pw", host, pooled);
         assert_eq!(
-            url_for_host(url, "ep-a.x.neon.tech", "ep-a-pooler.x.neon.tech"),
-            "postgresql://r:pw@ep-a-pooler.x.neon.tech/db?sslmode=require"
+            url(false, SslMode::Require, "ep-a.x", false),
+            "postgresql://neondb_owner:pw@ep-a.x/neondb?sslmode=require"
+        );
+        assert_eq!(
+            url(false, SslMode::Omit, "ep-a-pooler.x", true),
+            "postgresql://neondb_owner:pw@ep-a-pooler.x/neondb"
+        );
+        assert_eq!(
+            url(true, SslMode::Require, "ep-a.x", false),
+            "postgresql://neondb_owner:pw@ep-a.x/neondb?connect_timeout=30&sslmode=require"
+        );
+        assert_eq!(
+            url(true, SslMode::VerifyFull, "ep-a-pooler.x", true),
+            "postgresql://neondb_owner:pw@ep-a-pooler.x/neondb?connect_timeout=30&pool_timeout=30&pgbouncer=true&sslmode=verify-full"
+        );
+        assert_eq!(
+            url(true, SslMode::Omit, "ep-a-pooler.x", true),
+            "postgresql://neondb_owner:pw@ep-a-pooler.x/neondb?connect_timeout=30&pool_timeout=30&pgbouncer=true"
         );
     }
 }

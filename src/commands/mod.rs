@@ -111,6 +111,29 @@ pub fn preview_name(ctx: &Ctx, pr: Option<&PullRequestInfo>) -> String {
     }
 }
 
+/// The input that names the preview: `branch_name` when given, else the template.
+pub fn preview_name_input(ctx: &Ctx) -> &'static str {
+    match ctx.config.branch_name {
+        Some(_) => "branch_name",
+        None => "preview_branch_name",
+    }
+}
+
+/// Whether a branch of the preview's name may be taken for the preview (reused, or deleted
+/// when also unprotected): never the default branch or the configured prod or dev, and a root
+/// only when Neon made it schema-only (a `branch_type: schema-only` preview is a root).
+pub fn may_be_preview(ctx: &Ctx, branch: &Branch) -> bool {
+    let configured = [
+        ctx.config.prod_branch.as_deref(),
+        Some(ctx.config.dev_branch.as_str()),
+    ];
+    let is_configured = configured
+        .into_iter()
+        .flatten()
+        .any(|b| b == branch.name || b == branch.id);
+    !branch.default && !is_configured && (!branch.is_root() || branch.is_schema_only())
+}
+
 /// The pull request a preview or cleanup reports to.
 pub fn pull_ref(pr: &PullRequestInfo) -> PullRef {
     PullRef {

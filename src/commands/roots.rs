@@ -5,6 +5,7 @@
 
 use anyhow::{anyhow, bail};
 
+use crate::config::Mode;
 use crate::ctx::Ctx;
 use crate::ctx::neon_error;
 use crate::neon::{Branch, NeonError};
@@ -47,22 +48,28 @@ pub async fn require_dev(ctx: &Ctx) -> anyhow::Result<Branch> {
 }
 
 /// Says both fixes: create dev, or name the branch to use instead (create-branch-action's
-/// users expect the project's default branch as the parent; ours is `dev`).
+/// users expect the project's default branch as the parent when they leave it out; ours is
+/// `dev`).
 pub fn missing_dev(ctx: &Ctx) -> anyhow::Error {
-    let dev = &ctx.config.dev_branch;
-    let given = if ctx.config.dev_branch_given {
-        format!("the dev root `{dev}` ({})", ctx.config.input("dev_branch"))
-    } else {
-        format!(
-            "the dev root `{dev}` (the default of {})",
-            ctx.config.input("dev_branch")
-        )
+    let config = &ctx.config;
+    let (dev, project) = (&config.dev_branch, &config.project_id);
+    let setup = config.command_hint("setup");
+    if config.dev_branch_given {
+        return anyhow!(
+            "the dev root `{dev}` that was given does not exist in Neon project `{project}`; create it once with {setup}, or give an existing branch's name instead"
+        );
+    }
+    let left_out = match config.mode {
+        Mode::Action => format!(
+            "neither {} nor {} was given",
+            config.input("dev_branch"),
+            config.input("parent_branch")
+        ),
+        Mode::Cli => format!("{} was not given", config.input("dev_branch")),
     };
     anyhow!(
-        "{given} does not exist in Neon project `{}`; create it once with {}, or set {} to an existing branch name",
-        ctx.config.project_id,
-        ctx.config.command_hint("setup"),
-        ctx.config.input("parent_branch"),
+        "{left_out}, so the dev root is `{dev}`, which does not exist in Neon project `{project}`; create it once with {setup}, or set {} to branch from an existing branch (create-branch-action used the project's default branch)",
+        config.input_value("parent_branch", "<name>"),
     )
 }
 

@@ -16,8 +16,10 @@ pub use values::duration as parse_duration;
 
 use crate::secret::Secret;
 
-/// `dev_branch`'s default (action.yml's too).
-const DEV_DEFAULT: &str = "dev";
+/// `dev_branch`'s and `preview_ttl`'s defaults, as action.yml declares them too.
+const DEV_BRANCH: &str = "dev";
+const PREVIEW_TTL: &str = "7d";
+
 /// A command this binary runs: the one list every part of it names commands from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandName {
@@ -199,19 +201,20 @@ impl Check {
         }
     }
 
-    /// An input and its create-branch-action alias: either, or both with one value. In an
-    /// Action, ours holding its action.yml `default` is what the runner fills in when the
-    /// workflow left it out, so the alias the workflow gave wins over it.
-    fn alias(
+    /// An input and its create-branch-action alias: either, or both with one value; with the
+    /// name of the input the value came from. Ours at its action.yml `default` yields to the
+    /// alias: the runner passes that default for an input the workflow leaves out, so it says
+    /// nothing about what the user chose (`parent_branch: main` arrives with `dev_branch: dev`).
+    /// A command line fills nothing in: there both names given differently conflict.
+    fn alias<'a>(
         &mut self,
-        ours: (&str, Option<String>),
-        theirs: (&str, Option<String>),
+        ours: (&'a str, Option<String>),
         default: &str,
-    ) -> Option<String> {
-        let filled_in = self.mode == Mode::Action && ours.1.as_deref() == Some(default);
+        theirs: (&'a str, Option<String>),
+    ) -> Option<(String, &'a str)> {
+        let filled_in = |a: &str| self.mode == Mode::Action && a == default;
         match (ours.1, theirs.1) {
-            (Some(_), Some(b)) if filled_in => Some(b),
-            (Some(a), Some(b)) if a != b => {
+            (Some(a), Some(b)) if a != b && !filled_in(&a) => {
                 let (a_name, b_name) = (
                     input_name(self.mode, ours.0),
                     input_name(self.mode, theirs.0),
@@ -222,7 +225,8 @@ impl Check {
                 );
                 None
             }
-            (a, b) => a.or(b),
+            (_, Some(b)) => Some((b, theirs.0)),
+            (a, None) => a.map(|a| (a, ours.0)),
         }
     }
 }
@@ -277,20 +281,23 @@ impl Config {
         }
         let dev = c.alias(
             ("dev_branch", raw.dev_branch),
+            DEV_BRANCH,
             ("parent_branch", raw.parent_branch),
-            DEV_DEFAULT,
         );
+        // `dev_branch: dev` is what the runner passes when the workflow names no dev root.
+        let dev_branch_given = dev
+            .as_ref()
+            .is_some_and(|(d, from)| *from == "parent_branch" || d != DEV_BRANCH);
         let week = Expiry::After(Duration::from_secs(7 * 86400));
-        let expires_at = raw.expires_at.clone();
         let preview_ttl = match c.alias(
             ("preview_ttl", raw.preview_ttl),
+            PREVIEW_TTL,
             ("expires_at", raw.expires_at),
-            "7d",
         ) {
-            Some(t) if expires_at.as_ref() == Some(&t) => {
+            Some((t, "expires_at")) => {
                 c.parse("expires_at", Some(t), week, |t| v::rfc3339_expiry(t, now))
             }
-            Some(t) => c.parse("preview_ttl", Some(t), week, |t| v::branch_expiry(t, now)),
+            Some((t, _)) => c.parse("preview_ttl", Some(t), week, |t| v::branch_expiry(t, now)),
             None => week,
         };
         let expiry = |c: &mut Check, input: &str, value, days: u64| {
@@ -322,8 +329,8 @@ impl Config {
             repo,
             command,
             prod_branch: raw.prod_branch,
-            dev_branch_given: dev.as_deref().is_some_and(|d| d != DEV_DEFAULT),
-            dev_branch: dev.unwrap_or_else(|| DEV_DEFAULT.into()),
+            dev_branch_given,
+            dev_branch: dev.map_or_else(|| DEV_BRANCH.into(), |(d, _)| d),
             promotion_branch: raw.promotion_branch,
             preview_branch_name,
             branch_name: raw.branch_name,
@@ -396,6 +403,12 @@ impl Config {
             (Mode::Cli, "parent_branch") => input_name(self.mode, "dev_branch"),
             _ => input_name(self.mode, name),
         }
+    }
+
+    /// A setting with a value, as the user writes it in this mode (`` `parent_branch: dev` ``
+    /// or `` `--dev-branch dev` ``).
+    pub fn input_value(&self, name: &str, value: &str) -> String {
+        format!("{} {value}`", self.input(name).trim_end_matches('`'))
     }
 
     /// How to run a command in this mode (`` `command: setup` `` or `` `neon-promote setup` ``).

@@ -173,13 +173,13 @@ fn create_branch_action_names_are_aliases_and_must_agree() {
         c.preview_ttl,
         Expiry::At("2026-11-30T00:00:00Z".parse().unwrap())
     );
-    let errs = errors(&[("dev_branch", "staging"), ("parent_branch", "main")]);
+    let errs = errors(&[("dev_branch", "develop"), ("parent_branch", "main")]);
     assert!(
         errs[0].contains("`dev_branch:`") && errs[0].contains("`parent_branch:`"),
         "{errs:?}"
     );
     let errs = errors(&[
-        ("preview_ttl", "12h"),
+        ("preview_ttl", "3d"),
         ("expires_at", "2026-11-30T00:00:00Z"),
     ]);
     assert!(errs[0].contains("`expires_at:`"), "{errs:?}");
@@ -221,6 +221,81 @@ fn create_branch_action_names_are_aliases_and_must_agree() {
     assert_eq!(same.dev_branch, "main");
 }
 
+/// The runner passes action.yml's defaults (`dev_branch: dev`, `preview_ttl: 7d`) for inputs
+/// the workflow leaves out: a create-branch-action workflow that names only the alias works.
+#[test]
+fn an_alias_wins_over_our_input_at_its_default() {
+    let c = Config::from_raw_at(
+        raw(&[
+            ("dev_branch", "dev"),
+            ("parent_branch", "main"),
+            ("preview_ttl", "7d"),
+            ("expires_at", "2026-11-30T00:00:00Z"),
+        ]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
+    assert_eq!((c.dev_branch.as_str(), c.dev_branch_given), ("main", true));
+    assert_eq!(
+        c.preview_ttl,
+        Expiry::At("2026-11-30T00:00:00Z".parse().unwrap())
+    );
+    let defaults = Config::from_raw_at(
+        raw(&[("dev_branch", "dev"), ("preview_ttl", "7d")]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
+    assert!(!defaults.dev_branch_given, "the default is not a choice");
+    // An alias past Neon's 30 days is refused under its own name.
+    let errs = errors(&[
+        ("preview_ttl", "7d"),
+        ("expires_at", "2027-06-01T00:00:00Z"),
+    ]);
+    assert!(errs[0].starts_with("`expires_at:`"), "{errs:?}");
+}
+
+#[test]
+fn create_branch_action_options_parse_as_it_reads_them() {
+    let c = Config::from_raw_at(
+        raw(&[
+            ("branch_name", "ci"),
+            ("branch_type", "schema-only"),
+            ("masking_rules", r#"[{"column_name": "email"}]"#),
+            ("suspend_timeout", "300"),
+            ("prisma", "TRUE"),
+            ("get_auth_url", "true"),
+            ("get_data_api_url", "false"),
+        ]),
+        Mode::Action,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(c.branch_name.as_deref(), Some("ci"));
+    assert_eq!(c.branch_type, BranchType::SchemaOnly);
+    assert_eq!(
+        c.masking_rules,
+        Some(serde_json::json!([{"column_name": "email"}]))
+    );
+    assert_eq!(c.suspend_timeout, Some(300));
+    assert!(c.prisma && c.get_auth_url && !c.get_data_api_url);
+    // create-branch-action's default `0` is Neon's default: nothing is sent.
+    let zero = Config::from_raw_at(raw(&[("suspend_timeout", "0")]), Mode::Action, now());
+    assert_eq!(zero.unwrap().suspend_timeout, None);
+    for bad in [
+        ("suspend_timeout", "30"),
+        ("suspend_timeout", "604801"),
+        ("branch_type", "data"),
+        ("masking_rules", "{}"),
+    ] {
+        assert!(
+            errors(&[bad])[0].starts_with(&format!("`{}:`", bad.0)),
+            "{bad:?}"
+        );
+    }
+}
+
 #[test]
 fn usage_errors_name_settings_as_the_mode_spells_them() {
     let cli = Config::from_raw_at(raw(&[("ssl", "prefer")]), Mode::Cli, now()).unwrap_err();
@@ -228,6 +303,15 @@ fn usage_errors_name_settings_as_the_mode_spells_them() {
     let c = Config::from_raw_at(raw(&[]), Mode::Cli, now()).unwrap();
     assert_eq!(c.input("api_key"), "`--api-key`");
     assert_eq!(c.command_hint("setup"), "`neon-promote setup`");
+    assert_eq!(
+        c.input_value("parent_branch", "<name>"),
+        "`--dev-branch <name>`"
+    );
+    let action = Config::from_raw_at(raw(&[]), Mode::Action, now()).unwrap();
+    assert_eq!(
+        action.input_value("parent_branch", "<name>"),
+        "`parent_branch: <name>`"
+    );
 }
 
 #[test]

@@ -147,14 +147,12 @@ pub fn rfc3339_expiry(v: &str, now: Timestamp) -> Result<Expiry, String> {
 }
 
 /// Seconds of inactivity before the compute suspends (`suspend_timeout_seconds`); create-branch-action's
-/// `0` means Neon's default.
+/// `0` means Neon's default. Neon's `SuspendTimeoutSeconds` says the minimum is 60.
 pub fn suspend_timeout(v: &str) -> Result<Option<i64>, String> {
     match v.parse::<i64>() {
         Ok(0) => Ok(None),
-        Ok(n) if (-1..=604_800).contains(&n) => Ok(Some(n)),
-        _ => Err(
-            "use a number of seconds from -1 (never suspend) to 604800; 0 is Neon's default".into(),
-        ),
+        Ok(n) if n == -1 || (60..=604_800).contains(&n) => Ok(Some(n)),
+        _ => Err("use -1 (never suspend), 0 (Neon's default, 300) or 60 to 604800 seconds".into()),
     }
 }
 

@@ -33,6 +33,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
             "snapshot_id" => raw.snapshot_id = v,
             "command" => raw.command = v,
             "promotion_branch" => raw.promotion_branch = v,
+            "branch_name" => raw.branch_name = v,
             _ => unreachable!(),
         }
     }
@@ -217,4 +218,29 @@ fn explicit_commands_outside_github_need_their_settings() {
         "command"
     );
     assert_eq!(route(&config(&[]), None).unwrap_err().input, "command");
+}
+
+#[test]
+fn a_literal_branch_name_lets_preview_run_on_any_event() {
+    let named = config(&[("command", "preview"), ("branch_name", "ci-nightly")]);
+    let schedule = json!({ "schedule": "0 3 * * *" });
+    for (event, payload) in [
+        ("push", examples("push")[0].clone()),
+        (
+            "workflow_dispatch",
+            examples("workflow_dispatch")[0].clone(),
+        ),
+        ("schedule", schedule),
+    ] {
+        let route = route(&named, Some(&gh(event, payload))).unwrap();
+        assert_eq!(route, Route::Preview(None), "{event}");
+    }
+    // Without one, the message names what an Action can set, never a CLI flag.
+    let push = examples("push").into_iter().next().unwrap();
+    let err = route(&config(&[("command", "preview")]), Some(&gh("push", push))).unwrap_err();
+    assert!(
+        err.message.contains("`branch_name:`") && !err.message.contains("--"),
+        "{}",
+        err.message
+    );
 }

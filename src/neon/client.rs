@@ -142,19 +142,12 @@ impl NeonClient {
         Ok(uri.uri)
     }
 
-    /// Creates a branch (and a read-write compute when asked). A 409 (name taken) is
-    /// `Err(Conflict)`; so is a branch found by name after an ambiguous failure.
+    /// Creates a branch (and a read-write compute when asked; anonymized when it has masking
+    /// rules). A 409 (name taken) is `Err(Conflict)`; so is a branch found by name after an
+    /// ambiguous failure.
     pub async fn create_branch(&self, req: &CreateBranch) -> Result<CreatedBranch, NeonError> {
-        let mut branch = json!({ "name": req.name, "parent_id": req.parent_id });
-        if let Some(expires_at) = &req.expires_at {
-            branch["expires_at"] = json!(expires_at);
-        }
-        let mut body = json!({ "branch": branch });
-        if req.read_write_endpoint {
-            body["endpoints"] = json!([{ "type": "read_write" }]);
-        }
-        let post = self.request(Method::Post, &["branches"], Vec::new(), Some(body));
-        self.post_once("create branch", &post, move |_| async move {
+        let (what, post) = self.create_request(req);
+        self.post_once(what, &post, move |_| async move {
             match self.find_branch(&req.name).await? {
                 Some(b) => Err(NeonError::Conflict(api_message(&format!(
                     "branch {:?} already exists (id {}; created by an earlier try)",

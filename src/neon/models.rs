@@ -26,6 +26,9 @@ pub struct Branch {
     pub restored_as: Option<String>,
     #[serde(default)]
     pub created_at: String,
+    /// `parent-data` (Neon's default), `schema-only`, …: how the branch was first filled.
+    #[serde(default)]
+    pub init_source: Option<String>,
 }
 
 impl Branch {
@@ -33,7 +36,16 @@ impl Branch {
     pub fn is_root(&self) -> bool {
         self.parent_id.is_none()
     }
+
+    /// Made with `init_source: schema-only`: Neon makes such a branch a root of its own,
+    /// holding its source's schema and no rows.
+    pub fn is_schema_only(&self) -> bool {
+        self.init_source.as_deref() == Some(SCHEMA_ONLY)
+    }
 }
+
+/// The `init_source` of a branch with its parent's schema and no data.
+pub const SCHEMA_ONLY: &str = "schema-only";
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Snapshot {
@@ -200,8 +212,9 @@ pub struct CreatedBranch {
     pub connection_uris: Vec<ConnectionDetails>,
 }
 
-/// Body of `POST /projects/{p}/branches`.
-#[derive(Debug, Clone, Serialize, Default)]
+/// A branch to create: the body of `POST /projects/{p}/branches`, or with masking rules that
+/// of `POST /projects/{p}/branch_anonymized`.
+#[derive(Debug, Clone, Default)]
 pub struct CreateBranch {
     pub name: String,
     pub parent_id: String,
@@ -209,6 +222,33 @@ pub struct CreateBranch {
     pub expires_at: Option<String>,
     /// Give the branch a read-write compute in the same call.
     pub read_write_endpoint: bool,
+    /// The parent's schema without its rows (`init_source: schema-only`; Neon makes it a root).
+    pub schema_only: bool,
+    /// The compute's `suspend_timeout_seconds`; `None` leaves Neon's default.
+    pub suspend_timeout_seconds: Option<i64>,
+    /// `MaskingRule` objects: the branch is created anonymized, its anonymization started at once.
+    pub masking_rules: Option<serde_json::Value>,
+}
+
+/// `GET /projects/{p}/branches/{b}/anonymized_status`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AnonymizedStatus {
+    /// `created`, `initialized`, `initialization_error`, `anonymizing`, `anonymized` or `error`.
+    pub state: String,
+    #[serde(default)]
+    pub status_message: Option<String>,
+}
+
+impl AnonymizedStatus {
+    /// The masked data is in place.
+    pub fn is_anonymized(&self) -> bool {
+        self.state == "anonymized"
+    }
+
+    /// Setup or the anonymization failed: the data may not be masked.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.state.as_str(), "error" | "initialization_error")
+    }
 }
 
 /// Body of `PATCH /projects/{p}/branches/{b}` (`{"branch": {...}}`); `None` leaves a field.

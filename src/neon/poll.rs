@@ -87,14 +87,14 @@ struct Pending {
 
 /// Poll offsets from the start of a wait; see the arithmetic at the top of this file.
 #[derive(Default)]
-struct Schedule {
+pub(super) struct Schedule {
     polls: usize,
     last: Duration,
 }
 
 impl Schedule {
     /// The first poll offset at or after `elapsed`: a round that overran skips polls.
-    fn next_after(&mut self, elapsed: Duration) -> Duration {
+    pub(super) fn next_after(&mut self, elapsed: Duration) -> Duration {
         loop {
             let at = self.step();
             if at >= elapsed {

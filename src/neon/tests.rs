@@ -222,6 +222,7 @@ async fn create_branch_conflict_is_conflict() {
         parent_id: "br-dev".into(),
         expires_at: Some("2026-12-01T00:00:00Z".into()),
         read_write_endpoint: true,
+        ..Default::default()
     };
     let err = neon.create_branch(&req).await.unwrap_err();
     mock.assert_async().await;

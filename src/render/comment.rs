@@ -1,7 +1,7 @@
 //! The sticky pull request comment: the preview branch, or what a promotion or rollback did to
 //! production and how to undo it. Never a password or a connection string.
 
-use super::{CommentInfo, cap, code, escape, schema};
+use super::{CommentInfo, cap, code, escape, preview_data, schema};
 use crate::github::MARKER;
 use crate::outcome::{CleanupResult, OldBranch, Outcome, SnapshotRef};
 
@@ -16,10 +16,11 @@ pub fn comment(outcome: &Outcome, info: &CommentInfo) -> Option<String> {
         Outcome::Preview(p) => {
             let verb = if p.created { "created" } else { "reused" };
             let expiry = p.expires_at.as_deref().map_or("never".into(), code);
+            let data = preview_data(p).map_or(String::new(), |d| format!("| Data | {d} |\n"));
             format!(
                 "### 🐘 Neon preview branch {verb}\n\n\
                  | | |\n|---|---|\n\
-                 | Branch | [{}]({}) |\n| Branch id | {} |\n| Expires | {expiry} |\n| Host | {} |\n\n\
+                 | Branch | [{}]({}) |\n| Branch id | {} |\n| Expires | {expiry} |\n| Host | {} |\n{data}\n\
                  The connection strings are in this job's outputs `db_url` and `db_url_pooled` (masked in the log).\n",
                 escape(&p.branch.name),
                 info.console(&p.branch.id),

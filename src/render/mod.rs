@@ -9,6 +9,8 @@ mod summary;
 pub use comment::comment;
 pub use summary::{failure_summary, summary, tidied};
 
+use crate::outcome::{Masking, Preview};
+
 /// What the renderers need besides the outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommentInfo {
@@ -79,6 +81,21 @@ fn shell_word(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
+}
+
+/// What a preview holds when it is not a plain copy of dev: schema only, masked data, or both.
+fn preview_data(p: &Preview) -> Option<String> {
+    let schema = p
+        .schema_only
+        .then_some("dev's schema, no rows (`branch_type: schema-only`)");
+    let masking = p.masking.map(|m| match m {
+        Masking::Applied => "masked with `masking_rules`",
+        Masking::Kept => {
+            "masked when the branch was created; Neon applies `masking_rules` only then, so this run did not apply them again"
+        }
+    });
+    let parts: Vec<&str> = [schema, masking].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Text from users or the API (refs, titles, branch names) made inert in Markdown: no HTML, no

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::comment::old_branch;
 use super::schema;
-use super::{CommentInfo, cap, code, escape};
+use super::{CommentInfo, cap, code, escape, preview_data};
 use crate::outcome::StepRecord;
 use crate::outcome::{CleanupResult, Outcome, SnapshotRef, Tidied};
 
@@ -59,7 +59,12 @@ pub fn summary(
                     .as_ref()
                     .map_or("-".into(), |c| code(&c.pooler_host)),
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(preview_data(p).map(|d| ("Data", d)))
+        .chain(p.auth_url.as_deref().map(|u| ("Neon Auth URL", code(u))))
+        .chain(p.data_api_url.as_deref().map(|u| ("Data API URL", code(u))))
+        .collect(),
         Outcome::Connect(c) => vec![
             (
                 "Branch",

@@ -7,6 +7,8 @@
 pub mod golden;
 pub mod lifecycle;
 pub mod npm;
+pub mod routes;
+pub mod sdk;
 pub mod spec;
 
 use std::collections::HashMap;
@@ -240,6 +242,11 @@ impl Action {
         // An input the test gives is passed even when INPUTS lacks it: SPEC §2 may name
         // inputs (`on_prod_changed`, `branch`, …) before action.yml declares them.
         for (name, value) in &given {
+            cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
+        }
+        // Any other `with:` entry (create-branch-action's names) reaches the container too:
+        // the runner only warns about inputs that action.yml does not declare.
+        for (name, value) in given.iter().filter(|(n, _)| !INPUTS.contains(&n.as_str())) {
             cmd.env(format!("INPUT_{}", name.to_uppercase()), value);
         }
         for (k, v) in self.env {

@@ -136,10 +136,13 @@ pub async fn rerun(
             point.name
         ))));
     }
-    // Prod was replaced after this commit was pushed, and not by an older run's promotion (a
-    // rollback, a later run whose snapshots retention has since deleted, a restore by hand):
-    // promoting now could undo that change, and nothing says this commit was not promoted.
+    // A re-run (attempt 2 or later) finds prod replaced after this commit was pushed, and not
+    // by an older run's promotion (a rollback, a later run whose snapshots retention has since
+    // deleted, a restore by hand): promoting now could undo that change, and nothing says the
+    // first attempt did not promote. A first attempt is the user's request to promote now.
+    let rerun_attempt = ctx.workflow_run().is_some_and(|r| r.attempt > 1);
     if let Some(pushed) = push.and_then(|p| p.pushed_at)
+        && rerun_attempt
         && replaced_after_push(prod, pushed, all, run)
     {
         return Ok(Some(Done::skipped(format!(

@@ -1,6 +1,8 @@
 //! `preview`: get or create the pull request's preview branch (a child of the dev root with a
 //! read-write compute and an expiry), wait until it is usable, and return its connection
-//! strings.
+//! strings. create-branch-action's options shape the creation (`branch_type: schema-only`, a
+//! root with dev's schema and no rows; `masking_rules`, an anonymized branch; `suspend_timeout`)
+//! or add reads after it (`extras`).
 //!
 //! Requests (SPEC §5): reuse, the path every push takes, is 2 round trips and 3 requests: find
 //! the preview by name; then refresh its expiry while reading its connection string. Create is
@@ -10,16 +12,24 @@
 //! details. A 409 on create means another job just made it: reuse it. The pooled host is
 //! derived by Neon's `-pooler` convention rather than fetched.
 
+mod extras;
+
 use anyhow::anyhow;
 
 use super::connection::{self, missing_db_or_role};
 use super::roots::require_dev;
-use super::{Done, PROD_UNTOUCHED, expires_at, failure, pull_ref};
+use super::{
+    Done, PROD_UNTOUCHED, expires_at, failure, may_be_preview, preview_name_input, pull_ref,
+};
+use crate::config::BranchType;
 use crate::ctx::{Cancelled, Ctx};
 use crate::event::PullRequestInfo;
-use crate::neon::{Branch, CreateBranch, CreatedBranch, EndpointType, NeonError, UpdateBranch};
-use crate::outcome::{BranchRef, ConnectionInfo, Failure, Outcome, Preview};
+use crate::neon::{
+    Branch, CreateBranch, CreatedBranch, EndpointType, NeonError, SCHEMA_ONLY, UpdateBranch,
+};
+use crate::outcome::{BranchRef, ConnectionInfo, Failure, Masking, Outcome, Preview};
 use crate::plan::{Call, Sent};
+use extras::Unmasked;
 
 const RERUN: &str = "re-run the job";
 
@@ -42,9 +52,17 @@ pub async fn preview(ctx: &Ctx, pr: Option<&PullRequestInfo>) -> Result<Done, Fa
             create(ctx, &name, &dev, wanted).await?
         }
     };
+    let links = if ctx.dry_run() {
+        extras::Links::default()
+    } else {
+        extras::links(ctx, &ready.branch)
+            .await
+            .map_err(|e| read_failed(&ready.branch, &e))?
+    };
     Ok(Done {
         outcome: Outcome::Preview(Preview {
             pr: pr.map(pull_ref),
+            schema_only: ready.branch.is_schema_only(),
             branch: BranchRef {
                 id: ready.branch.id,
                 name: ready.branch.name,
@@ -52,6 +70,9 @@ pub async fn preview(ctx: &Ctx, pr: Option<&PullRequestInfo>) -> Result<Done, Fa
             created: ready.created,
             expires_at: ready.expires_at,
             connection: ready.conn,
+            masking: ready.masking,
+            auth_url: links.auth_url,
+            data_api_url: links.data_api_url,
         }),
         tidy: Vec::new(),
     })
@@ -63,6 +84,7 @@ struct Ready {
     created: bool,
     expires_at: Option<String>,
     conn: Option<ConnectionInfo>,
+    masking: Option<Masking>,
 }
 
 /// `opened` and `reopened` almost always need a new branch, so dev is looked up alongside.
@@ -106,11 +128,15 @@ async fn create(
     dev: &Branch,
     expires_at: Option<String>,
 ) -> Result<Ready, Failure> {
+    let config = &ctx.config;
     let req = CreateBranch {
         name: name.to_string(),
         parent_id: dev.id.clone(),
         expires_at,
         read_write_endpoint: true,
+        schema_only: config.branch_type == BranchType::SchemaOnly,
+        suspend_timeout_seconds: config.suspend_timeout,
+        masking_rules: config.masking_rules.clone(),
     };
     let fail = |e: &anyhow::Error| {
         failure(
@@ -120,8 +146,12 @@ async fn create(
             "re-run the job once the cause is fixed",
         )
     };
+    let label = match req.masking_rules {
+        Some(_) => "Create anonymized preview branch",
+        None => "Create preview branch",
+    };
     let created = ctx
-        .apply_started("Create preview branch", Call::CreateBranch(req.clone()))
+        .apply_started(label, Call::CreateBranch(req.clone()))
         .await;
     let created = match created {
         Ok(Some(sent)) => match sent.value {
@@ -133,10 +163,11 @@ async fn create(
         },
         Ok(None) => {
             return Ok(Ready {
-                branch: placeholder(name, dev),
+                branch: placeholder(&req, dev),
                 created: true,
                 expires_at: req.expires_at,
                 conn: None,
+                masking: masking(ctx, Masking::Applied),
             });
         }
         Err(e) if matches!(crate::ctx::neon_error(&e), Some(NeonError::Conflict(_))) => {
@@ -154,7 +185,8 @@ async fn create(
 }
 
 /// Waits for the new branch and its compute while, if the create answer lacked them, the
-/// connection details are read alongside.
+/// connection details are read alongside; an anonymized branch is then waited for until its
+/// data is masked.
 async fn finish_create(ctx: &Ctx, created: CreatedBranch) -> Result<Ready, Failure> {
     let CreatedBranch {
         branch,
@@ -177,6 +209,12 @@ async fn finish_create(ctx: &Ctx, created: CreatedBranch) -> Result<Ready, Failu
     if let Err(e) = waited {
         return Err(creation_failed(ctx, &branch, e).await);
     }
+    let masking = masking(ctx, Masking::Applied);
+    if masking.is_some()
+        && let Err(e) = extras::wait_anonymized(ctx, &branch).await
+    {
+        return Err(creation_failed(ctx, &branch, e).await);
+    }
     let conn = conn.map_err(|e| read_failed(&branch, &e))?.ok_or_else(|| {
         Failure::from_message(format!(
             "{:#}; {PROD_UNTOUCHED}",
@@ -188,17 +226,24 @@ async fn finish_create(ctx: &Ctx, created: CreatedBranch) -> Result<Ready, Failu
         branch,
         created: true,
         conn: Some(conn),
+        masking,
     })
 }
 
-/// The error for a branch whose creation did not finish. A branch whose operation failed is
-/// deleted, so that a re-run starts clean instead of reusing a broken branch.
+/// What `masking_rules` did, when they were given.
+fn masking(ctx: &Ctx, what: Masking) -> Option<Masking> {
+    ctx.config.masking_rules.as_ref().map(|_| what)
+}
+
+/// The error for a branch whose creation did not finish. A branch whose operation failed, or
+/// whose data could not be masked, is deleted, so that a re-run starts clean instead of
+/// reusing a broken (or unmasked) branch.
 async fn creation_failed(ctx: &Ctx, branch: &Branch, cause: anyhow::Error) -> Failure {
     let what = format!("preview branch `{}` could not be created", branch.name);
     let failed_op = matches!(
         crate::ctx::neon_error(&cause),
         Some(NeonError::OperationFailed { .. })
-    );
+    ) || cause.is::<Unmasked>();
     if !failed_op {
         let next = "the branch may still be starting: re-run the job to reuse it";
         return failure(what, &cause, PROD_UNTOUCHED, next);
@@ -216,15 +261,15 @@ async fn creation_failed(ctx: &Ctx, branch: &Branch, cause: anyhow::Error) -> Fa
     failure(what, &cause, PROD_UNTOUCHED, &next)
 }
 
-/// Reuses an existing preview branch: one another job is still creating is waited for; its
-/// expiry is refreshed while the connection string is read; a branch whose read-write compute
-/// is gone gets a new one.
+/// Reuses an existing preview branch: one another job is still creating is waited for, an
+/// anonymized one until its data is masked; its expiry is refreshed while the connection
+/// string is read; a branch whose read-write compute is gone gets a new one.
 async fn reuse(ctx: &Ctx, branch: Branch, wanted: Option<String>) -> Result<Ready, Failure> {
-    if branch.default || branch.is_root() {
+    if !may_be_preview(ctx, &branch) {
         return Err(Failure::from_message(format!(
-            "branch `{}` already exists and is a root branch, not a preview branch, so it is left alone; {PROD_UNTOUCHED}; set {} to a template that cannot produce this name",
+            "branch `{}` already exists and is the default, prod or dev branch or a root, not a preview branch, so it is left alone; {PROD_UNTOUCHED}; set {} to a name that is not taken",
             branch.name,
-            ctx.config.input("preview_branch_name")
+            ctx.config.input(preview_name_input(ctx))
         )));
     }
     if branch.current_state != "ready" && !ctx.dry_run() {
@@ -236,6 +281,30 @@ async fn reuse(ctx: &Ctx, branch: Branch, wanted: Option<String>) -> Result<Read
         ctx.step("Wait for the branch another job is creating", running)
             .await
             .map_err(|e| read_failed(&branch, &e))?;
+    }
+    let masking = masking(ctx, Masking::Kept);
+    if masking.is_some() && !ctx.dry_run() {
+        extras::wait_anonymized(ctx, &branch).await.map_err(|e| {
+            let next = if e.is::<Unmasked>() {
+                format!(
+                    "nothing was changed; delete the branch (or set {} to a new name) and re-run the job to create it anonymized",
+                    ctx.config.input(preview_name_input(ctx))
+                )
+            } else {
+                RERUN.to_string()
+            };
+            failure(
+                format!("preview branch `{}` cannot be reused", branch.name),
+                &e,
+                PROD_UNTOUCHED,
+                &next,
+            )
+        })?;
+        // create-branch-action refuses to reuse a branch when given masking rules.
+        ctx.runner.notice(&format!(
+            "preview branch `{}` is reused as it was anonymized when it was created: masking_rules are applied only when a branch is created, so this run did not apply them again",
+            branch.name
+        ));
     }
     let update = expiry_update(&branch, wanted);
     let refresh = async {
@@ -283,6 +352,7 @@ async fn reuse(ctx: &Ctx, branch: Branch, wanted: Option<String>) -> Result<Read
         created: false,
         expires_at,
         conn,
+        masking,
     })
 }
 
@@ -345,11 +415,12 @@ fn read_failed(branch: &Branch, e: &anyhow::Error) -> Failure {
 }
 
 /// The branch a dry run would create.
-fn placeholder(name: &str, dev: &Branch) -> Branch {
+fn placeholder(req: &CreateBranch, dev: &Branch) -> Branch {
     Branch {
         id: "{preview branch}".into(),
-        name: name.to_string(),
-        parent_id: Some(dev.id.clone()),
+        name: req.name.clone(),
+        parent_id: (!req.schema_only).then(|| dev.id.clone()),
+        init_source: req.schema_only.then(|| SCHEMA_ONLY.to_string()),
         ..dev.clone()
     }
 }
