@@ -5,6 +5,7 @@
 
 use anyhow::{anyhow, bail};
 
+use super::Unknown;
 use crate::ctx::Ctx;
 use crate::ctx::neon_error;
 use crate::neon::{Branch, NeonError};
@@ -20,11 +21,13 @@ pub async fn find_prod(ctx: &Ctx) -> anyhow::Result<Branch> {
         None => default_branch(ctx).await?,
         Some(name) => resolve(ctx, "Find production", name)
             .await?
-            .ok_or_else(|| {
-                anyhow!(
+            .ok_or_else(|| Unknown {
+                input: "prod_branch",
+                kind: "branch",
+                message: format!(
                     "production branch `{name}` ({}) does not exist",
                     ctx.config.input("prod_branch")
-                )
+                ),
             })?,
     };
     ensure_root(&prod, "production", &ctx.config.input("prod_branch"))?;

@@ -5,8 +5,8 @@
 
 use anyhow::anyhow;
 
-use super::expires_at;
 use super::plan::Call;
+use super::{Unknown, expires_at};
 use crate::commands::plan::Sent;
 use crate::config::Expiry;
 use crate::ctx::{Cancelled, Ctx, Made};
@@ -325,10 +325,15 @@ pub fn by_id_or_name<'a>(all: &'a [Snapshot], wanted: &str) -> anyhow::Result<&'
     let named: Vec<&Snapshot> = all.iter().filter(|s| s.name == wanted).collect();
     match named.as_slice() {
         [one] => Ok(one),
-        [] => Err(anyhow!(
-            "no snapshot has the id or name `{wanted}` (the project has {}); it may have expired or been deleted",
-            all.len()
-        )),
+        [] => Err(Unknown {
+            input: "snapshot_id",
+            kind: "snapshot",
+            message: format!(
+                "no snapshot has the id or name `{wanted}` (the project has {}); it may have expired or been deleted",
+                all.len()
+            ),
+        }
+        .into()),
         many => Err(anyhow!(
             "{} snapshots are named `{wanted}` ({}); give the id of the one to restore",
             many.len(),
