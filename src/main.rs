@@ -2,6 +2,7 @@
 //! reported here, before any Neon call; everything after is `app`'s.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -94,7 +95,8 @@ fn context(
             project_id: config.project_id.clone(),
             timeout: config.timeout,
             clock: Clock::system(),
-            on_progress: None,
+            // Long operation waits say how they are doing, masked like every line.
+            on_progress: Some(Arc::new(runner.info_printer())),
         },
     );
     // Without a token or a repository there is nobody to comment to; a bad token is a warning.
