@@ -75,7 +75,7 @@ async fn play(schedule: Schedule) -> Verdict {
         snapshot_quota: schedule.quota,
         start_time: Some(start),
         restore_moves_protection: schedule.restore_moves_protection,
-        variants: schedule.variants.clone(),
+        variants: schedule.variants,
         ..Options::default()
     });
     let faults = FaultMix {
