@@ -90,8 +90,9 @@ pub async fn run(ctx: &Ctx, route: &Route, info: &CommentInfo) -> u8 {
 /// The one `::error::` line of a failed run, the rollback point it took (when it still
 /// exists) as an output, and the failure summary.
 fn fail(ctx: &Ctx, name: &str, failure: &Failure) -> u8 {
+    let message = commands::error_line(&ctx.config, failure);
     ctx.runner
-        .error(&format!("neon-promote {name} failed"), &failure.message);
+        .error(&format!("neon-promote {name} failed"), &message);
     if let Some(s) = &failure.rollback_snapshot
         && let Err(e) = ctx.runner.set_output("rollback_snapshot_id", &s.id)
     {
@@ -100,7 +101,7 @@ fn fail(ctx: &Ctx, name: &str, failure: &Failure) -> u8 {
     }
     let _ = ctx.runner.append_summary(&render::failure_summary(
         name,
-        &failure.message,
+        &message,
         &ctx.steps(),
         &ctx.warnings(),
     ));

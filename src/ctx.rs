@@ -97,7 +97,8 @@ impl Ctx {
                 project_id: config.project_id.clone(),
                 timeout: config.timeout,
                 clock: crate::neon::Clock::system(),
-                on_progress: None,
+                // Long operation waits say how they are doing, masked like every line.
+                on_progress: Some(Arc::new(runner.info_printer())),
             },
         );
         let repository = config

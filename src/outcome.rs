@@ -242,6 +242,9 @@ pub struct Tidied {
 pub struct Failure {
     pub message: String,
     pub rollback_snapshot: Option<SnapshotRef>,
+    /// Set when only a setting fixes the cause: it stands in for the next step, which `app`
+    /// words for the mode the run is in and adds to `message`.
+    pub fix: Option<Fix>,
 }
 
 impl Failure {
@@ -249,8 +252,27 @@ impl Failure {
         Self {
             message,
             rollback_snapshot: None,
+            fix: None,
         }
     }
+}
+
+/// A cause that a setting fixes and re-running as it is cannot (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fix {
+    /// 401/403: the API key is wrong or of another organisation.
+    ApiKey,
+    /// A 404 about the project itself: its id, or the host, is wrong.
+    Project,
+    /// `api_host` refused, did not resolve, or failed TLS.
+    Host,
+    /// Neon refuses requests until then, later than `timeout` allows.
+    WaitUntil(jiff::Timestamp),
+    /// The branch or snapshot (`kind`) that `input` names does not exist.
+    Named {
+        input: &'static str,
+        kind: &'static str,
+    },
 }
 
 impl From<anyhow::Error> for Failure {

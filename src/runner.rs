@@ -24,7 +24,8 @@ pub struct Runner {
     /// Under Actions: workflow commands are understood, so masks and annotations are emitted.
     actions: bool,
     debug: bool,
-    secrets: Mutex<Vec<String>>,
+    /// Shared with [`Runner::info_printer`]'s callbacks, so they redact masks added later.
+    secrets: Arc<Mutex<Vec<String>>>,
     summary_written: Mutex<usize>,
     /// Every output set, in order: for in-process tests and the simulation.
     outputs: Mutex<Vec<(String, String)>>,
@@ -83,7 +84,7 @@ impl Runner {
             summary_file,
             actions,
             debug,
-            secrets: Mutex::default(),
+            secrets: Arc::default(),
             summary_written: Mutex::new(0),
             outputs: Mutex::default(),
         }
@@ -119,9 +120,14 @@ impl Runner {
 
     /// A plain log line. Untrusted text can never start a workflow command.
     pub fn info(&self, line: &str) {
-        for l in self.redact(line).lines() {
-            self.raw(&neutralise(l));
-        }
+        print_info(&self.out, &self.secrets, line);
+    }
+
+    /// [`Runner::info`] as a callback that owns what it needs (the stream and the masks, also
+    /// those added later), for a client that reports on its own while it waits.
+    pub fn info_printer(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let (out, secrets) = (self.out.clone(), self.secrets.clone());
+        move |line| print_info(&out, &secrets, line)
     }
 
     /// Shown only with step debug logging (`RUNNER_DEBUG=1`).
@@ -233,20 +239,34 @@ impl Runner {
     }
 
     fn redact(&self, text: &str) -> String {
-        let secrets = self.secrets.lock().expect("secrets lock");
-        // A value this short would blot out ordinary words; the runner's own mask still hides
-        // it in Actions' log.
-        secrets
-            .iter()
-            .filter(|s| s.len() >= MIN_REDACTED)
-            .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
+        redact(&self.secrets, text)
     }
 
     fn raw(&self, line: &str) {
-        let mut out = self.out.lock().expect("stdout lock");
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        write_line(&self.out, line);
     }
+}
+
+fn print_info(out: &Sink, secrets: &Mutex<Vec<String>>, line: &str) {
+    for l in redact(secrets, line).lines() {
+        write_line(out, &neutralise(l));
+    }
+}
+
+fn redact(secrets: &Mutex<Vec<String>>, text: &str) -> String {
+    let secrets = secrets.lock().expect("secrets lock");
+    // A value this short would blot out ordinary words; the runner's own mask still hides it
+    // in Actions' log.
+    secrets
+        .iter()
+        .filter(|s| s.len() >= MIN_REDACTED)
+        .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
+}
+
+fn write_line(out: &Sink, line: &str) {
+    let mut out = out.lock().expect("stdout lock");
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// Workflow-command data: `%`, CR and LF escaped, so a message stays one command.
@@ -357,6 +377,20 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("##["), "{out}");
+    }
+
+    #[test]
+    fn the_info_printer_is_plain_and_redacts_masks_added_after_it() {
+        let (r, sink, _d) = runner(true);
+        let print = r.info_printer();
+        r.add_mask("hunter22");
+        print("still waiting: hunter22");
+        print("::warning::not a command");
+        let out = printed(&sink);
+        assert_eq!(
+            out,
+            "::add-mask::hunter22\nstill waiting: ***\n:\u{200d}:warning::not a command\n"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::connection::{self, missing_db_or_role};
 use super::roots::{find_dev, missing_dev};
-use super::{Done, PROD_UNTOUCHED, branch_ref, failure};
+use super::{Done, PROD_UNTOUCHED, Unknown, branch_ref, failure};
 use crate::ctx::Ctx;
 use crate::outcome::{Connect, Failure, Outcome};
 
@@ -22,10 +22,17 @@ pub async fn connect(ctx: &Ctx) -> Result<Done, Failure> {
             .await
             .map_err(fail)?
             .ok_or_else(|| {
-                fail(anyhow::anyhow!(
-                    "branch `{name}` ({}) does not exist",
-                    ctx.config.input("branch")
-                ))
+                fail(
+                    Unknown {
+                        input: "branch",
+                        kind: "branch",
+                        message: format!(
+                            "branch `{name}` ({}) does not exist",
+                            ctx.config.input("branch")
+                        ),
+                    }
+                    .into(),
+                )
             })?,
         None => find_dev(ctx)
             .await

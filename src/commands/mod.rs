@@ -41,11 +41,11 @@ use std::fmt::Display;
 
 use jiff::Timestamp;
 
-use crate::config::Expiry;
+use crate::config::{Config, Expiry};
 use crate::ctx::Ctx;
 use crate::event::{PullRequestInfo, PushInfo, Route};
 use crate::neon::{Branch, NeonError, Snapshot};
-use crate::outcome::{BranchRef, Failure, Outcome, PullRef};
+use crate::outcome::{BranchRef, Failure, Fix, Outcome, PullRef};
 
 /// What a failed preview, cleanup or connect leaves production in.
 pub const PROD_UNTOUCHED: &str = "production is not affected";
@@ -150,40 +150,90 @@ pub fn branch_ref(b: &Branch) -> BranchRef {
 }
 
 /// The one-line error of a failed command: what failed (with the server's words), the state
-/// production is in, and what to do next.
+/// production is in, and what to do next. When only a setting fixes the cause, the advice for
+/// it (worded by `app`, which knows the mode) stands in for `next`.
 pub fn failure(what: impl Display, cause: &anyhow::Error, state: &str, next: &str) -> Failure {
-    Failure::from_message(format!("{what}: {cause:#}; {state}; {next}"))
+    match fix_for(cause) {
+        Some(fix) => Failure {
+            fix: Some(fix),
+            ..Failure::from_message(format!("{what}: {cause:#}; {state}"))
+        },
+        None => Failure::from_message(line(what, cause, state, next)),
+    }
 }
 
-/// The next step for errors where re-running cannot help, in the words of the mode the run
-/// is in (`api_key:` as an Action, `--api-key` on the command line).
-pub fn advice(ctx: &Ctx, error: &anyhow::Error) -> Option<String> {
-    let config = &ctx.config;
-    let neon = crate::ctx::neon_error(error)?;
-    Some(match neon {
-        NeonError::Unauthorized { .. } => format!(
+/// `what: cause; state; next`, for a failure that words its own next step.
+pub fn line(what: impl Display, cause: &anyhow::Error, state: &str, next: &str) -> String {
+    format!("{what}: {cause:#}; {state}; {next}")
+}
+
+/// A branch or snapshot that an input names does not exist: the input needs fixing, and
+/// re-running as it is cannot help.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Unknown {
+    pub input: &'static str,
+    /// `branch` or `snapshot`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// What fixes `cause`, when only a setting does.
+pub fn fix_for(cause: &anyhow::Error) -> Option<Fix> {
+    if let Some(u) = cause.chain().find_map(|c| c.downcast_ref::<Unknown>()) {
+        return Some(Fix::Named {
+            input: u.input,
+            kind: u.kind,
+        });
+    }
+    Some(match crate::ctx::neon_error(cause)? {
+        NeonError::Unauthorized { .. } => Fix::ApiKey,
+        NeonError::ProjectNotFound(_) => Fix::Project,
+        NeonError::Unreachable { .. } => Fix::Host,
+        NeonError::RateLimitedPastTimeout { until, .. } => Fix::WaitUntil(*until),
+        _ => return None,
+    })
+}
+
+/// The next step for a fix, naming settings as the user gives them (`api_key:` as an Action,
+/// `--api-key` on the command line). Only a rate limit advises a re-run: the others fail the
+/// same way until the setting changes.
+pub fn advice(config: &Config, fix: &Fix) -> String {
+    match fix {
+        Fix::ApiKey => format!(
             "check {}: it must be a Neon API key of the organisation that owns project `{}`",
             config.input("api_key"),
             config.project_id
         ),
-        NeonError::ProjectNotFound(_) => format!(
+        Fix::Project => format!(
             "check {} (`{}`) and {} (`{}`)",
             config.input("project_id"),
             config.project_id,
             config.input("api_host"),
             config.api_host
         ),
-        NeonError::Unreachable { .. } => format!(
+        Fix::Host => format!(
             "check {} (`{}`): the host must be reachable from the runner",
             config.input("api_host"),
             config.api_host
         ),
-        NeonError::RateLimitedPastTimeout { until, .. } => format!(
+        Fix::WaitUntil(until) => format!(
             "Neon accepts requests again at {until}: re-run after that, or raise {}",
             config.input("timeout")
         ),
-        _ => return None,
-    })
+        Fix::Named { input, kind } => format!(
+            "set {} to the name or id of an existing {kind}",
+            config.input(input)
+        ),
+    }
+}
+
+/// A failure's one line as printed, with the advice it left to the mode.
+pub fn error_line(config: &Config, failure: &Failure) -> String {
+    match &failure.fix {
+        Some(fix) => format!("{}; {}", failure.message, advice(config, fix)),
+        None => failure.message.clone(),
+    }
 }
 
 /// The command that restores what a snapshot holds onto production, as the user would type
@@ -242,6 +292,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::config::Mode;
+    use crate::neon::ApiError;
 
     #[test]
     fn expiry_is_rfc3339_with_whole_seconds() {
@@ -268,9 +320,101 @@ mod tests {
             PROD_UNTOUCHED,
             "re-run the job",
         );
+        assert_eq!(error.fix, None);
         assert_eq!(
-            error.message,
+            error_line(&config(Mode::Action), &error),
             "could not create `x`: Create preview branch: conflict: branch exists; production is not affected; re-run the job"
+        );
+    }
+
+    fn config(mode: Mode) -> Config {
+        let raw = crate::config::RawInputs {
+            api_key: Some(crate::secret::Secret::new("napi_k")),
+            project_id: Some("proj-1".into()),
+            api_host: Some("http://neon.test/api/v2".into()),
+            ..Default::default()
+        };
+        Config::from_raw(raw, mode).unwrap()
+    }
+
+    /// The error line a cause gives as an Action and as a CLI, after a step that says "re-run".
+    fn lines(cause: impl Into<anyhow::Error>) -> [String; 2] {
+        let cause = cause.into().context("Find preview branch");
+        let error = failure("could not look up `x`", &cause, PROD_UNTOUCHED, "re-run");
+        [Mode::Action, Mode::Cli].map(|mode| error_line(&config(mode), &error))
+    }
+
+    fn api(request_id: Option<&str>) -> ApiError {
+        ApiError {
+            message: "m".into(),
+            request_id: request_id.map(str::to_string),
+            ..ApiError::default()
+        }
+    }
+
+    #[test]
+    fn a_setting_to_fix_replaces_the_re_run_in_the_words_of_the_mode() {
+        let unauthorized = NeonError::Unauthorized {
+            status: 401,
+            api: api(Some("req-1")),
+        };
+        let unreachable = NeonError::Unreachable {
+            host: "http://neon.test/api/v2".into(),
+            reason: "connection refused".into(),
+        };
+        let named = Unknown {
+            input: "snapshot_id",
+            kind: "snapshot",
+            message: "no snapshot has the id or name `s`".into(),
+        };
+        let cases = [
+            (
+                lines(unauthorized),
+                "check `api_key:`: it must be a Neon API key of the organisation that owns project `proj-1`",
+                "check `--api-key`: it must be a Neon API key of the organisation that owns project `proj-1`",
+            ),
+            (
+                lines(NeonError::ProjectNotFound(api(None))),
+                "check `project_id:` (`proj-1`) and `api_host:` (`http://neon.test/api/v2`)",
+                "check `--project-id` (`proj-1`) and `--api-host` (`http://neon.test/api/v2`)",
+            ),
+            (
+                lines(unreachable),
+                "check `api_host:` (`http://neon.test/api/v2`): the host must be reachable from the runner",
+                "check `--api-host` (`http://neon.test/api/v2`): the host must be reachable from the runner",
+            ),
+            (
+                lines(named),
+                "set `snapshot_id:` to the name or id of an existing snapshot",
+                "set the `<SNAPSHOT>` argument to the name or id of an existing snapshot",
+            ),
+        ];
+        for ([action, cli], in_action, in_cli) in cases {
+            assert!(action.ends_with(&format!("; {in_action}")), "{action}");
+            assert!(cli.ends_with(&format!("; {in_cli}")), "{cli}");
+            assert!(
+                !action.contains("re-run") && !cli.contains("re-run"),
+                "{action}"
+            );
+        }
+        let [action, _] = lines(NeonError::Unauthorized {
+            status: 403,
+            api: api(Some("req-1")),
+        });
+        assert!(
+            action.starts_with("could not look up `x`: Find preview branch: unauthorized (HTTP 403): m (Neon request_id req-1); production is not affected; check"),
+            "{action}"
+        );
+        // Waiting is what helps a rate limit: that advice is to re-run later.
+        let limited = NeonError::RateLimitedPastTimeout {
+            until: "2026-11-23T10:30:00Z".parse().unwrap(),
+            status: 429,
+            api: api(None),
+        };
+        let [action, _] = lines(limited);
+        assert!(
+            action.ends_with("; Neon accepts requests again at 2026-11-23T10:30:00Z: re-run after that, or raise `timeout:`"),
+            "{action}"
         );
     }
 }

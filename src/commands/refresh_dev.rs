@@ -4,7 +4,7 @@
 //! baseline. Production is only read.
 
 use super::replace::Progress;
-use super::roots::{find_prod, require_dev, settle};
+use super::roots::{current_dev, find_prod, settle};
 use super::snapshots::{self, Spare, delete, snapshot_ref, take};
 use super::tidy::{self, Tidy};
 use super::{Done, branch_ref};
@@ -19,7 +19,7 @@ pub async fn refresh_dev(ctx: &Ctx) -> Result<Done, Failure> {
         settle(ctx).await?;
         let (prod, dev, all) = tokio::join!(
             find_prod(ctx),
-            require_dev(ctx),
+            current_dev(ctx),
             ctx.step("List snapshots", ctx.neon.list_snapshots())
         );
         anyhow::Ok((prod?, dev?, all?))

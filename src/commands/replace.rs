@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use super::{advice, failure};
+use super::{advice, fix_for, line};
 use crate::ctx::{Cancelled, Ctx, Made};
 use crate::neon::{Branch, NeonError, RestoreSnapshot};
 use crate::outcome::{Failure, SnapshotRef};
@@ -227,14 +227,15 @@ impl<'a> Progress<'a> {
             "; production is untouched"
         };
         let state = format!("{state}{prod}");
+        // The next step is worded here, advice included: it depends on how far the run got.
         let message = if cancelled {
             format!("{step} was cancelled (the run was stopped); {state}; {next}")
         } else {
-            failure(format!("{step} failed"), &error, &state, &next).to_string()
+            line(format!("{step} failed"), &error, &state, &next)
         };
         Failure {
-            message,
             rollback_snapshot: self.undo.clone(),
+            ..Failure::from_message(message)
         }
     }
 
@@ -249,7 +250,10 @@ impl<'a> Progress<'a> {
 
     /// What to do when the target is untouched.
     fn retry_hint(&self, error: &anyhow::Error) -> String {
-        let fix = advice(self.ctx, error).unwrap_or_else(|| "fix the cause and re-run".into());
+        let fix = match fix_for(error) {
+            Some(fix) => advice(&self.ctx.config, &fix),
+            None => "fix the cause and re-run".into(),
+        };
         match &self.undo {
             Some(s) => format!(
                 "{fix} (a re-run takes a fresh rollback point; the one this run took, {} ({}), holds `{}` as it was before this run)",

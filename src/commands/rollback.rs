@@ -9,13 +9,11 @@
 //! 4. Restore the chosen snapshot onto prod (finalized), wait, verify.
 //! 5. After the report: retire `<prod> (old)`, keep `rollback_snapshots_kept` rollback points.
 
-use anyhow::anyhow;
-
 use super::replace::{Leftover, Progress, abandoned, verify};
 use super::roots::{find_prod, prod_label, settle};
 use super::snapshots::{self, Spare, delete, snapshot_ref, take};
 use super::tidy::Tidy;
-use super::{Done, branch_ref, snapshot_pull};
+use super::{Done, Unknown, branch_ref, snapshot_pull};
 use crate::ctx::Ctx;
 use crate::naming::{Of, SnapshotKind, SnapshotName};
 use crate::neon::{Branch, Snapshot};
@@ -153,6 +151,7 @@ fn unfinished(
             super::rollback_command(ctx, &point.id)
         ),
         rollback_snapshot: Some(snapshot_ref(point)),
+        fix: None,
     }
 }
 
@@ -198,6 +197,7 @@ async fn finish(
                     super::rollback_command(ctx, &undo.id)
                 ),
                 rollback_snapshot: Some(undo),
+                fix: None,
             });
         }
         ctx.runner.notice(&format!(
@@ -269,10 +269,15 @@ fn choose<'a>(all: &'a [Snapshot], wanted: &str, prod: &Branch) -> anyhow::Resul
         .or_else(|| ours.iter().filter(pre_promotion).find(|o| !rolled_back(o)))
         .map(|o| o.snapshot)
         .ok_or_else(|| {
-            anyhow!(
-                "`latest` found no rollback point of a completed promotion (a pre-promotion snapshot of a production branch that has since been replaced) among the project's {} snapshots; give a snapshot id or name instead",
-                all.len()
-            )
+            Unknown {
+                input: "snapshot_id",
+                kind: "snapshot",
+                message: format!(
+                    "`latest` found no rollback point of a completed promotion (a pre-promotion snapshot of a production branch that has since been replaced) among the project's {} snapshots",
+                    all.len()
+                ),
+            }
+            .into()
         })
 }
 

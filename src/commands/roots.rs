@@ -5,6 +5,7 @@
 
 use anyhow::{anyhow, bail};
 
+use super::Unknown;
 use crate::config::Mode;
 use crate::ctx::Ctx;
 use crate::ctx::neon_error;
@@ -19,32 +20,49 @@ pub fn prod_label(ctx: &Ctx) -> &str {
 pub async fn find_prod(ctx: &Ctx) -> anyhow::Result<Branch> {
     let prod = match &ctx.config.prod_branch {
         None => default_branch(ctx).await?,
-        Some(name) => resolve(ctx, "Find production", name)
+        Some(name) => resolve(ctx, "Find production", name, Fresh::Read)
             .await?
-            .ok_or_else(|| {
-                anyhow!(
+            .ok_or_else(|| Unknown {
+                input: "prod_branch",
+                kind: "branch",
+                message: format!(
                     "production branch `{name}` ({}) does not exist",
                     ctx.config.input("prod_branch")
-                )
+                ),
             })?,
     };
     ensure_root(&prod, "production", &ctx.config.input("prod_branch"))?;
     Ok(prod)
 }
 
-/// The dev root (`dev_branch`), or `None` when it does not exist yet.
+/// The dev root (`dev_branch`) as it is now, or `None` when it does not exist yet.
 pub async fn find_dev(ctx: &Ctx) -> anyhow::Result<Option<Branch>> {
+    dev(ctx, Fresh::Read).await
+}
+
+/// The dev root as it is now, which a promotion snapshots and refresh-dev restores onto.
+pub async fn current_dev(ctx: &Ctx) -> anyhow::Result<Branch> {
+    find_dev(ctx).await?.ok_or_else(|| missing_dev(ctx))
+}
+
+/// The dev root as the parent of a preview (or the base of its diff): the search's exact match
+/// by name is taken without reading it again, so a new preview costs 3 requests besides polls
+/// (SPEC §5). A search that lags a refresh of dev by a read makes the preview from dev as it
+/// was, which production never sees; a dev given by id is read again all the same, so a
+/// replaced one is still refused.
+pub async fn require_dev(ctx: &Ctx) -> anyhow::Result<Branch> {
+    dev(ctx, Fresh::Listed)
+        .await?
+        .ok_or_else(|| missing_dev(ctx))
+}
+
+async fn dev(ctx: &Ctx, fresh: Fresh) -> anyhow::Result<Option<Branch>> {
     let name = &ctx.config.dev_branch;
-    let dev = resolve(ctx, &format!("Find {name}"), name).await?;
+    let dev = resolve(ctx, &format!("Find {name}"), name, fresh).await?;
     if let Some(dev) = &dev {
         ensure_root(dev, "the dev root", &ctx.config.input("dev_branch"))?;
     }
     Ok(dev)
-}
-
-/// The dev root, which promote, refresh-dev and previews cannot do without.
-pub async fn require_dev(ctx: &Ctx) -> anyhow::Result<Branch> {
-    find_dev(ctx).await?.ok_or_else(|| missing_dev(ctx))
 }
 
 /// Says both fixes: create dev, or name the branch to use instead (create-branch-action's
@@ -102,9 +120,24 @@ async fn confirm(ctx: &Ctx, listed: &Branch) -> anyhow::Result<Option<Branch>> {
     }
 }
 
-/// The branch whose name or id is `name_or_id`, as it is now. One given by id that a
-/// finalized restore replaced is refused: it holds the data from before that restore.
-async fn resolve(ctx: &Ctx, label: &str, name_or_id: &str) -> anyhow::Result<Option<Branch>> {
+/// How current a branch found through a list must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    /// Read again by its id: a list may lag a mutation by a read.
+    Read,
+    /// The list's exact match by name will do; one matched by id is read again.
+    Listed,
+}
+
+/// The branch whose name or id is `name_or_id` (as it is now, unless `fresh` lets a match by
+/// name stand as listed). One given by id that a finalized restore replaced is refused: it
+/// holds the data from before that restore.
+async fn resolve(
+    ctx: &Ctx,
+    label: &str,
+    name_or_id: &str,
+    fresh: Fresh,
+) -> anyhow::Result<Option<Branch>> {
     let mut found = None;
     for _ in 0..CONFIRMATIONS {
         let Some(listed) = ctx
@@ -113,6 +146,9 @@ async fn resolve(ctx: &Ctx, label: &str, name_or_id: &str) -> anyhow::Result<Opt
         else {
             return Ok(None);
         };
+        if fresh == Fresh::Listed && listed.name == name_or_id {
+            return Ok(Some(listed));
+        }
         // Still the branch the list named, under the same name or id?
         found = confirm(ctx, &listed)
             .await?

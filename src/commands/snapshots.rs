@@ -5,14 +5,13 @@
 
 use anyhow::anyhow;
 
-use super::expires_at;
+use super::{Unknown, expires_at};
 use crate::config::Expiry;
 use crate::ctx::{Cancelled, Ctx, Made};
 use crate::naming::{SnapshotKind, SnapshotName};
 use crate::neon::{Branch, NeonError, Snapshot};
 use crate::outcome::SnapshotRef;
-use crate::plan::Call;
-use crate::plan::Sent;
+use crate::plan::{Call, Sent};
 
 pub fn snapshot_ref(s: &Snapshot) -> SnapshotRef {
     SnapshotRef {
@@ -333,10 +332,15 @@ pub fn by_id_or_name<'a>(all: &'a [Snapshot], wanted: &str) -> anyhow::Result<&'
     let named: Vec<&Snapshot> = all.iter().filter(|s| s.name == wanted).collect();
     match named.as_slice() {
         [one] => Ok(one),
-        [] => Err(anyhow!(
-            "no snapshot has the id or name `{wanted}` (the project has {}); it may have expired or been deleted",
-            all.len()
-        )),
+        [] => Err(Unknown {
+            input: "snapshot_id",
+            kind: "snapshot",
+            message: format!(
+                "no snapshot has the id or name `{wanted}` (the project has {}); it may have expired or been deleted",
+                all.len()
+            ),
+        }
+        .into()),
         many => Err(anyhow!(
             "{} snapshots are named `{wanted}` ({}); give the id of the one to restore",
             many.len(),

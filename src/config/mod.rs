@@ -401,6 +401,7 @@ impl Config {
         match (self.mode, name) {
             // The CLI has one flag for dev; create-branch-action's name is an Action input.
             (Mode::Cli, "parent_branch") => input_name(self.mode, "dev_branch"),
+            (Mode::Cli, "snapshot_id") => "the `<SNAPSHOT>` argument".into(),
             _ => input_name(self.mode, name),
         }
     }

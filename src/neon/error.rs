@@ -17,29 +17,40 @@ pub struct ApiError {
     pub request_id: Option<String>,
 }
 
+/// Neon's words, then its `request_id` when it gave one: every message that shows a Neon
+/// error (the one `::error::` line above all) carries the id support asks for.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        match &self.request_id {
+            Some(id) if !id.is_empty() => write!(f, " (Neon request_id {id})"),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum NeonError {
     /// 401 or 403: the API key is wrong, revoked, or has no access to the project.
-    #[error("unauthorized (HTTP {status}): {}", .api.message)]
+    #[error("unauthorized (HTTP {status}): {api}")]
     Unauthorized { status: u16, api: ApiError },
     /// A 404 about the project itself (not one of its branches or snapshots).
-    #[error("project not found: {}", .0.message)]
+    #[error("{}", not_found(.0, "project not found"))]
     ProjectNotFound(ApiError),
-    #[error("not found: {}", .0.message)]
+    #[error("{}", not_found(.0, "not found"))]
     NotFound(ApiError),
-    #[error("conflict: {}", .0.message)]
+    #[error("conflict: {0}")]
     Conflict(ApiError),
     /// 423: another operation holds the project or branch.
-    #[error("locked by a running operation: {}", .0.message)]
+    #[error("locked by a running operation: {0}")]
     Locked(ApiError),
     /// 429; the governor holds every request of the run until its `Retry-After`.
-    #[error("rate limited: {}", .0.message)]
+    #[error("rate limited: {0}")]
     RateLimited(ApiError),
     /// A 429 or 503 asked us to wait past what is left of `timeout`: Neon accepts requests
     /// again at `until`.
     #[error(
-        "Neon refuses requests until {until} (HTTP {status}: {}), later than the timeout allows",
-        .api.message
+        "Neon refuses requests until {until} (HTTP {status}: {api}), later than the timeout allows"
     )]
     RateLimitedPastTimeout {
         until: jiff::Timestamp,
@@ -47,11 +58,11 @@ pub enum NeonError {
         api: ApiError,
     },
     /// A snapshot (or branch) quota is full; the caller lists what holds it.
-    #[error("quota exceeded: {}", .0.message)]
+    #[error("quota exceeded: {0}")]
     QuotaExceeded(ApiError),
-    #[error("HTTP {status}: {}", .api.message)]
+    #[error("HTTP {status}: {api}")]
     Server { status: u16, api: ApiError },
-    #[error("request rejected (HTTP {status}): {}", .api.message)]
+    #[error("request rejected (HTTP {status}): {api}")]
     Client { status: u16, api: ApiError },
     /// `host` (the `api_host`) refused the connection, does not resolve, or failed TLS, on
     /// every try: a fault that waiting does not heal.
@@ -148,6 +159,16 @@ const RESOURCES: [&str; 6] = [
     "role",
     "database",
 ];
+
+/// A 404 in Neon's words alone when they already say "not found" (Neon's "project not found"
+/// is not repeated), else ours before them.
+fn not_found(api: &ApiError, ours: &str) -> String {
+    if api.message.to_ascii_lowercase().contains("not found") {
+        format!("HTTP 404: {api}")
+    } else {
+        format!("{ours}: {api}")
+    }
+}
 
 // Neon answers an unknown project with 404 "project not found" and a missing branch with 404
 // "branch not found", on every route below `/projects/{p}`; so the message decides. A 404 that
@@ -252,9 +273,13 @@ mod tests {
             last: Some(Box::new(last)),
         };
         assert_eq!(err.request_id(), Some("r-9"));
+        // Shown wherever the error is, so the one `::error::` line carries it.
         assert!(
-            err.to_string().ends_with("last error: HTTP 503: m"),
+            err.to_string()
+                .ends_with("last error: HTTP 503: m (Neon request_id r-9)"),
             "{err}"
         );
+        let plain = from_status(404, "/projects/p/branches/b", br#"{"message":"gone"}"#);
+        assert_eq!(plain.to_string(), "not found: gone");
     }
 }

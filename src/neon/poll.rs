@@ -8,16 +8,21 @@
 // `.status`, sees `null` forever and never ends. (`NeonClient::poll_operation` unwraps it.)
 //
 // Schedule (offsets from the start of a wait). The budget is 4 polls in any second and 120 in
-// any minute per run (SPEC §5); the goal is to notice an end within ~10% of the wait. Both fit
-// only from 2.5 s on (a tenth of 2.5 s is 250 ms = 4 a second), so:
-// - for the first 3 s, four polls a second at the same offsets in each second, 0.300, 0.448,
-//   0.669 and 1.000 s (log-spaced: 0.3 × (10/3)^(k/3)), so poll k+4 is exactly 1 s after poll
-//   k. An end at 0.3, 1 or 2 s is seen by the poll sent at that moment; the worst cases are
-//   +49% just after 0.3 s, +30% just after 1 s, +15% just after 2 s.
+// any minute per run (SPEC §5); the goal is to notice an end within ~10% of the wait, which
+// fits the budget only from 2.5 s on (a tenth of 2.5 s is 250 ms = 4 a second), so:
+// - for the first 3 s, three polls a second at the same offsets in each second, 0.300, 0.548
+//   and 1.000 s (log-spaced: 0.3 × (10/3)^(k/2)), so poll k+3 is exactly 1 s after poll k. An
+//   end at 0.3, 1 or 2 s is seen by the poll sent at that moment; the worst cases are +83%
+//   just after 0.3 s, +30% just after 1 s, +18% just after 2.55 s.
 // - from 3 s on, a tenth of the time waited, at most 5 s: ≤ 10% late, ≥ 300 ms apart.
-// Requests: 12 polls in the first 3 s, then 1 + ln(t/3 s)/ln(1.1) more up to t, so ≈ 43 in the
-// first minute (10.5 × ln 20 = 31.4 after the 12); past 50 s the 5 s cap gives 12 a minute, so
-// a 5-minute wait costs ≈ 90 polls. Several operations are polled with one request
+// Three a second, not four: an operation of about a second (most of Neon's) costs three polls
+// rather than four, a quarter of what a promotion's four operations cost in polls; ends at
+// 0.3 s and on whole seconds are seen as early; the budget's fourth slot is left to a
+// concurrent wait; and a poll that arrives at Neon a millisecond later than the one three
+// before it never shows it five in a second.
+// Requests: 9 polls in the first 3 s, then 1 + ln(t/3 s)/ln(1.1) more up to t, so ≈ 40 in the
+// first minute (10.5 × ln 20 = 31.4 after the 9); past 50 s the 5 s cap gives 12 a minute, so
+// a 5-minute wait costs ≈ 87 polls. Several operations are polled with one request
 // (`GET /projects/{p}/operations`, newest first), so a round is one request, not one per
 // operation; concurrent waits share the governor's budget, which delays a poll rather than
 // let a run pass 4 a second or 120 a minute.
@@ -28,8 +33,8 @@ use tokio::time::Instant;
 
 use super::{NeonClient, NeonError, Operation};
 
-/// Where the four polls of each of the first `EARLY_SECONDS` seconds fall, in ms.
-const EARLY_OFFSETS_MS: [u64; 4] = [300, 448, 669, 1000];
+/// Where the polls of each of the first `EARLY_SECONDS` seconds fall, in ms.
+const EARLY_OFFSETS_MS: [u64; 3] = [300, 548, 1000];
 const EARLY_SECONDS: usize = 3;
 /// Longest gap between two polls of a long wait.
 const MAX_INTERVAL: Duration = Duration::from_secs(5);
@@ -104,9 +109,10 @@ impl Schedule {
     }
 
     fn step(&mut self) -> Duration {
-        let at = if self.polls < 4 * EARLY_SECONDS {
-            let second = (self.polls / 4) as u64 * 1000;
-            Duration::from_millis(second + EARLY_OFFSETS_MS[self.polls % 4])
+        let per_second = EARLY_OFFSETS_MS.len();
+        let at = if self.polls < per_second * EARLY_SECONDS {
+            let second = (self.polls / per_second) as u64 * 1000;
+            Duration::from_millis(second + EARLY_OFFSETS_MS[self.polls % per_second])
         } else {
             self.last + (self.last / 10).min(MAX_INTERVAL)
         };

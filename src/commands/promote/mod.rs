@@ -16,7 +16,7 @@ use super::guards;
 mod rerun;
 
 use super::replace::Progress;
-use super::roots::{find_prod, prod_label, require_dev, settle};
+use super::roots::{current_dev, find_prod, prod_label, settle};
 use super::snapshots::{self, Spare, delete, snapshot_ref, take};
 use super::tidy::{self, Tidy};
 use super::{Done, merged_pull};
@@ -205,7 +205,7 @@ type Read = (Branch, Branch, Vec<Snapshot>, anyhow::Result<SchemaDiff>);
 /// operations were still running, they are waited for and everything is read again.
 async fn read(ctx: &Ctx) -> anyhow::Result<Read> {
     let roots = async {
-        let (prod, dev) = tokio::join!(find_prod(ctx), require_dev(ctx));
+        let (prod, dev) = tokio::join!(find_prod(ctx), current_dev(ctx));
         let (prod, dev) = (prod?, dev?);
         if prod.id == dev.id {
             anyhow::bail!("prod_branch and dev_branch are both `{}`", prod.name);
@@ -226,7 +226,7 @@ async fn read(ctx: &Ctx) -> anyhow::Result<Read> {
         return Ok((prod, dev, all?, schema));
     }
     settle(ctx).await?;
-    let (prod, dev) = tokio::join!(find_prod(ctx), require_dev(ctx));
+    let (prod, dev) = tokio::join!(find_prod(ctx), current_dev(ctx));
     let (prod, dev) = (prod?, dev?);
     let (schema, all) = tokio::join!(
         guards::compare(ctx, &prod, &dev),

@@ -277,6 +277,7 @@ fn unfinished(
             ctx.config.command_hint("promote")
         ),
         rollback_snapshot: rollback,
+        fix: None,
     }
 }
 
