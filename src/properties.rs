@@ -174,6 +174,7 @@ fn raw() -> impl Strategy<Value = RawInputs> {
         pr: e.3,
         git_ref: e.4,
         sha: e.5,
+        migrations: e.6,
     })
 }
 

@@ -18,6 +18,7 @@ fn info() -> CommentInfo {
         server_url: "https://github.com".into(),
         repository: Some("acme/shop".into()),
         workflow: Some("neon.yml".into()),
+        migrations: None,
     }
 }
 
@@ -212,6 +213,24 @@ fn comments_and_summaries_match_their_golden_files() {
         failed: Vec::new(),
     };
     check("summary-tidied.md", &tidied(&tidy, &steps(), &warnings));
+    // A workflow that says which step migrated dev (`migrations`) sees it in both.
+    let promote = outcomes()
+        .into_iter()
+        .find(|(n, _)| *n == "promote")
+        .unwrap()
+        .1;
+    let migrated = CommentInfo {
+        migrations: Some("./scripts/migrate.sh".into()),
+        ..info()
+    };
+    check(
+        "summary-promote-migrated.md",
+        &summary(&promote, &steps(), &[], &migrated),
+    );
+    check(
+        "comment-promote-migrated.md",
+        &comment(&promote, &migrated).unwrap(),
+    );
     check(
         "summary-failed.md",
         &failure_summary(

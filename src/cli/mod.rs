@@ -97,6 +97,9 @@ enum Command {
         /// Database whose schema is compared [default: neondb]
         #[arg(long)]
         database: Option<String>,
+        /// What migrated dev before this promotion, stated in the comment and the summary
+        #[arg(long)]
+        migrations: Option<String>,
     },
     /// Restore production from a snapshot (an id, a name, or `latest`), after a snapshot of it
     Rollback {
@@ -262,6 +265,7 @@ fn from_command(command: Command) -> RawInputs {
             guards,
             sha,
             database,
+            migrations,
         } => {
             api.fill(&mut raw);
             github.fill(&mut raw);
@@ -269,6 +273,7 @@ fn from_command(command: Command) -> RawInputs {
             raw.dev_branch = dev.dev_branch;
             retention.fill(&mut raw);
             raw.keep_old_branch = old.keep_old_branch;
+            raw.migrations = migrations;
             raw.on_destructive_change = guards.on_destructive_change;
             raw.on_prod_changed = guards.on_prod_changed;
             raw.sha = sha;

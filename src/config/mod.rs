@@ -146,6 +146,8 @@ pub struct Config {
     /// `connect`: the branch (name or id); `None`: the dev root.
     pub branch: Option<String>,
     pub checkpoint_name: String,
+    /// `promote`: what migrated dev before it, stated in the comment and the summary.
+    pub migrations: Option<String>,
     pub branch_type: BranchType,
     pub masking_rules: Option<serde_json::Value>,
     pub suspend_timeout: Option<i64>,
@@ -364,6 +366,7 @@ impl Config {
             checkpoint_name: raw
                 .checkpoint_name
                 .unwrap_or_else(|| "prod_snap_{date}_checkpoint".into()),
+            migrations: raw.migrations.map(|m| m.trim().to_string()),
             branch_type: c.parse(
                 "branch_type",
                 raw.branch_type,

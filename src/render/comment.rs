@@ -56,7 +56,7 @@ pub fn comment(outcome: &Outcome, info: &CommentInfo) -> Option<String> {
         Outcome::Promote(p) => format!(
             "### 🚀 dev promoted to production\n\n\
              | | |\n|---|---|\n\
-             | Production | [{}]({}) |\n| Rollback snapshot | {} |\n| Candidate snapshot | {} |\n| Commit | {} |\n\n{}{}{}",
+             | Production | [{}]({}) |\n| Rollback snapshot | {} |\n| Candidate snapshot | {} |\n| Commit | {} |\n{}\n{}{}{}",
             escape(&p.prod.name),
             info.console(&p.prod.id),
             p.rollback_snapshot
@@ -64,6 +64,10 @@ pub fn comment(outcome: &Outcome, info: &CommentInfo) -> Option<String> {
                 .map_or("-".into(), |r| code(&r.id)),
             code(&p.candidate_snapshot.id),
             code(&crate::naming::short_sha(&p.sha)),
+            info.migrations
+                .as_deref()
+                .map(|m| format!("| Dev migrated by | {} |\n", code(m)))
+                .unwrap_or_default(),
             p.prod_changed
                 .as_ref()
                 .map(schema::prod_change)

@@ -20,6 +20,8 @@ pub struct CommentInfo {
     pub repository: Option<String>,
     /// The workflow file, for the `gh workflow run` line.
     pub workflow: Option<String>,
+    /// What migrated dev before a promotion (`migrations`), when the workflow says.
+    pub migrations: Option<String>,
 }
 
 impl CommentInfo {
@@ -33,6 +35,7 @@ impl CommentInfo {
                 .clone()
                 .or_else(|| gh.map(|g| g.repository.clone())),
             workflow: gh.and_then(|g| g.workflow.clone()),
+            migrations: config.migrations.clone().filter(|m| !m.is_empty()),
         }
     }
 

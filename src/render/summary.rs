@@ -115,35 +115,41 @@ pub fn summary(
                 },
             ),
         ],
-        Outcome::Promote(p) => vec![
-            (
-                "Production",
-                format!("[{}]({})", escape(&p.prod.name), info.console(&p.prod.id)),
-            ),
-            (
-                "Already promoted",
-                if p.already_promoted {
-                    "yes: nothing changed".into()
-                } else {
-                    "no".into()
-                },
-            ),
-            (
-                "Rollback snapshot",
-                p.rollback_snapshot.as_ref().map_or("-".into(), snapshot),
-            ),
-            (
-                "Candidate snapshot",
-                format!("{}, now dev's baseline", snapshot(&p.candidate_snapshot)),
-            ),
-            ("Previous production id", code(&p.previous_prod_id)),
-            (
-                "Roll back with",
-                p.rollback_snapshot
-                    .as_ref()
-                    .map_or("-".into(), |r| code(&info.rollback_command(&r.id))),
-            ),
-        ],
+        Outcome::Promote(p) => {
+            let mut rows = vec![
+                (
+                    "Production",
+                    format!("[{}]({})", escape(&p.prod.name), info.console(&p.prod.id)),
+                ),
+                (
+                    "Already promoted",
+                    if p.already_promoted {
+                        "yes: nothing changed".into()
+                    } else {
+                        "no".into()
+                    },
+                ),
+                (
+                    "Rollback snapshot",
+                    p.rollback_snapshot.as_ref().map_or("-".into(), snapshot),
+                ),
+                (
+                    "Candidate snapshot",
+                    format!("{}, now dev's baseline", snapshot(&p.candidate_snapshot)),
+                ),
+                ("Previous production id", code(&p.previous_prod_id)),
+                (
+                    "Roll back with",
+                    p.rollback_snapshot
+                        .as_ref()
+                        .map_or("-".into(), |r| code(&info.rollback_command(&r.id))),
+                ),
+            ];
+            if let Some(migrations) = &info.migrations {
+                rows.insert(rows.len() - 1, ("Dev migrated by", code(migrations)));
+            }
+            rows
+        }
         Outcome::Rollback(r) => vec![
             (
                 "Production",

@@ -43,6 +43,7 @@ pub const INPUTS: &[&str] = &[
     "on_prod_changed",
     "branch",
     "checkpoint_name",
+    "migrations",
     "comment",
     "dry_run",
     "timeout",
