@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use neon_emulator::state::{Features, Role};
 use neon_emulator::{Emulator, Options, Seed};
-use support::{API_KEY, Action, Run};
+use support::{
+    API_KEY, Action, CBA_OPTIONAL_OUTPUTS as OPTIONAL_OUTPUTS, CBA_OUTPUTS as OUTPUTS, Run,
+};
 
 /// The tag whose README, action.yml and `dist/index.js` are compared.
 const TAG: &str = "v6.4.0";
@@ -116,19 +118,6 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("get_auth_url", "false"),
     ("get_data_api_url", "false"),
 ];
-
-/// The outputs create-branch-action documents, and the two that are set only when asked for
-/// and enabled.
-const OUTPUTS: &[&str] = &[
-    "db_url",
-    "db_url_pooled",
-    "db_host",
-    "db_host_pooled",
-    "password",
-    "branch_id",
-    "created",
-];
-const OPTIONAL_OUTPUTS: &[&str] = &["auth_url", "data_api_url"];
 
 fn blocks() -> impl Iterator<Item = &'static Block> {
     README.iter().chain(ACTION_YML)

@@ -299,6 +299,13 @@ fn action_yml_has_every_input_and_output_of_the_spec() {
 
 /// create-branch-action v6.4's inputs and outputs (its `action.yml` at tag v6.4.0). A workflow
 /// using any of them must work unchanged with `uses:` pointed at us.
+/// create-branch-action v6.4's outputs, the two optional ones included.
+fn cba_v6_4_outputs() -> impl Iterator<Item = &'static &'static str> {
+    support::CBA_OUTPUTS
+        .iter()
+        .chain(support::CBA_OPTIONAL_OUTPUTS)
+}
+
 const CBA_V6_4_INPUTS: &[&str] = &[
     "api_key",
     "api_host",
@@ -316,17 +323,6 @@ const CBA_V6_4_INPUTS: &[&str] = &[
     "get_auth_url",
     "get_data_api_url",
 ];
-const CBA_V6_4_OUTPUTS: &[&str] = &[
-    "db_url",
-    "db_url_pooled",
-    "db_host",
-    "db_host_pooled",
-    "password",
-    "branch_id",
-    "created",
-    "auth_url",
-    "data_api_url",
-];
 
 /// Every v6.4 name is in action.yml under the same name, and the README's migration table
 /// maps it.
@@ -338,11 +334,7 @@ fn every_create_branch_action_v6_4_name_is_ours_and_mapped() {
     let missing: Vec<&str> = CBA_V6_4_INPUTS
         .iter()
         .filter(|n| !inputs.contains_key(**n))
-        .chain(
-            CBA_V6_4_OUTPUTS
-                .iter()
-                .filter(|n| !outputs.iter().any(|o| o == *n)),
-        )
+        .chain(cba_v6_4_outputs().filter(|n| !outputs.iter().any(|o| o == *n)))
         .copied()
         .collect();
     assert!(
@@ -366,7 +358,7 @@ fn every_create_branch_action_v6_4_name_is_ours_and_mapped() {
     .collect();
     let unmapped: Vec<&str> = CBA_V6_4_INPUTS
         .iter()
-        .chain(CBA_V6_4_OUTPUTS)
+        .chain(cba_v6_4_outputs())
         .filter(|n| !mapped.iter().any(|m| m == *n))
         .copied()
         .collect();

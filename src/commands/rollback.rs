@@ -255,6 +255,14 @@ fn choose<'a>(all: &'a [Snapshot], wanted: &str, prod: &Branch) -> anyhow::Resul
         .iter()
         .filter(pre_promotion)
         .find(|o| replaced.is_some() && o.snapshot.source_branch_id.as_deref() == replaced);
+    // Prod made by a rollback to a pre-promotion point: that point is still the state before
+    // the last completed promotion (a newer point is of a promotion that never completed, or
+    // prod would come from a dev snapshot), so `latest` again restores it again (simulation
+    // seed 76056: a promotion failed while a rollback ran, and `latest` took its point).
+    let again = ours.iter().find(|o| {
+        o.name.kind == SnapshotKind::PrePromotion
+            && Some(o.snapshot.id.as_str()) == prod.restored_from.as_deref()
+    });
     // Otherwise the newest, leaving out a point of a branch that a later rollback went for
     // (a rollback takes a pre-rollback point of its target first): its promotion never
     // replaced that branch. Within a second, the run numbers say which came later.
@@ -265,8 +273,24 @@ fn choose<'a>(all: &'a [Snapshot], wanted: &str, prod: &Branch) -> anyhow::Resul
                 && (o.name.taken_at, o.name.run) > (point.name.taken_at, point.name.run)
         })
     };
+    // Prod made by another restore (a rollback): a point taken after that is of a promotion
+    // that never replaced prod, so it undoes nothing that completed (simulation seed 84778).
+    // Both times are Neon's, in whole seconds; within the same second the point stays.
+    let made = |t: &str| t.parse::<jiff::Timestamp>().ok();
+    let since_prod = |o: &snapshots::Ours<'_>| {
+        !promoted
+            && prod.restored_from.is_some()
+            && made(&o.snapshot.created_at)
+                .zip(made(&prod.created_at))
+                .is_some_and(|(point, prod)| point > prod)
+    };
     undoes_prod
-        .or_else(|| ours.iter().filter(pre_promotion).find(|o| !rolled_back(o)))
+        .or(again)
+        .or_else(|| {
+            ours.iter()
+                .filter(pre_promotion)
+                .find(|o| !rolled_back(o) && !since_prod(o))
+        })
         .map(|o| o.snapshot)
         .ok_or_else(|| {
             Unknown {
@@ -362,6 +386,27 @@ mod tests {
         now.restored_as = Some("br-2".into());
         assert_eq!(choose(&all, "latest", &now).unwrap().id, "b");
         now.restored_as = Some("br-1".into());
+        assert_eq!(choose(&all, "latest", &now).unwrap().id, "a");
+    }
+
+    #[test]
+    fn latest_after_a_rollback_to_it_is_that_point_again() {
+        let all = vec![
+            snap(
+                "a",
+                "prod_snap_2026-11-20_10-00-00_pre-promotion_abcdef0",
+                "br-1",
+            ),
+            // A promotion that failed while the rollback to `a` ran: its point is newer.
+            snap(
+                "b",
+                "prod_snap_2026-11-20_10-00-05_pre-promotion_abcdef1",
+                "br-2",
+            ),
+        ];
+        let mut now = prod("br-3");
+        now.restored_from = Some("a".into());
+        now.restored_as = Some("br-2".into());
         assert_eq!(choose(&all, "latest", &now).unwrap().id, "a");
     }
 }

@@ -236,8 +236,8 @@ pub fn surplus(all: &[Snapshot], room: usize, spare: Spare<'_>) -> Vec<SnapshotR
 }
 
 /// After a verified promotion or rollback: our rollback points beyond `rollback_snapshots_kept`
-/// (counting `just_taken`; never one of `prod`, the current production), oldest first, from
-/// the list `all`. Deletion failures are warnings.
+/// (counting `just_taken`; never one of `prod`, the current production), oldest first, then
+/// any baseline older than the newest, from the list `all`. Deletion failures are warnings.
 pub async fn prune(
     ctx: &Ctx,
     all: &[Snapshot],
@@ -247,13 +247,23 @@ pub async fn prune(
     let room = ctx.config.rollback_snapshots_kept.saturating_sub(1);
     let keep = [just_taken.id.as_str()];
     let spare = Spare::new(ctx, &keep, prod);
+    // A baseline older than the newest one is stale: a clean-up that was cancelled between
+    // making the new one and deleting the old one left it (simulation seed 87444).
+    let stale_baselines = ours(all)
+        .into_iter()
+        .filter(|o| o.name.kind == SnapshotKind::Baseline)
+        .skip(1)
+        .map(|o| (snapshot_ref(o.snapshot), "superseded baseline"));
+    let points = surplus(all, room, spare)
+        .into_iter()
+        .map(|s| (s, "old rollback point"));
     let mut deleted = Vec::new();
-    for s in surplus(all, room, spare) {
-        let label = format!("Delete the old rollback point {}", s.name);
+    for (s, what) in points.chain(stale_baselines) {
+        let label = format!("Delete the {what} {}", s.name);
         match delete(ctx, &label, &s).await {
             Ok(()) => deleted.push(s),
             Err(e) => ctx.warn(format!(
-                "clean-up: could not delete the old rollback point {}: {e:#}",
+                "clean-up: could not delete the {what} {}: {e:#}",
                 s.id
             )),
         }

@@ -183,26 +183,6 @@ fn create_branch_action_names_are_aliases_and_must_agree() {
         ("expires_at", "2026-11-30T00:00:00Z"),
     ]);
     assert!(errs[0].contains("`expires_at:`"), "{errs:?}");
-    // The runner fills in action.yml's defaults for what the workflow left out: a
-    // create-branch-action name given beside such a default wins over it.
-    let filled = Config::from_raw_at(
-        raw(&[
-            ("api_key", "k"),
-            ("project_id", "p"),
-            ("dev_branch", "dev"),
-            ("parent_branch", "main"),
-            ("preview_ttl", "7d"),
-            ("expires_at", "2026-11-30T00:00:00Z"),
-        ]),
-        Mode::Action,
-        now(),
-    )
-    .unwrap();
-    assert_eq!(filled.dev_branch, "main");
-    assert_eq!(
-        filled.preview_ttl,
-        Expiry::At("2026-11-30T00:00:00Z".parse().unwrap())
-    );
     // On a command line nothing is filled in: both names given differently is a conflict.
     let cli = Config::from_raw_at(
         raw(&[("dev_branch", "dev"), ("parent_branch", "main")]),

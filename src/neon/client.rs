@@ -25,6 +25,9 @@ const BRANCH_PAGE: usize = 10_000;
 const OPERATION_PAGE: usize = 100;
 /// How much earlier than our clock Neon may stamp an operation we started.
 pub(super) const CLOCK_SKEW: Duration = Duration::from_secs(60);
+/// How much earlier than a resource's own `created_at` the operation that made it may be
+/// stamped (both on Neon's clock).
+const MADE_SLACK: Duration = Duration::from_secs(1);
 
 #[derive(Deserialize)]
 struct BranchPage {
@@ -178,7 +181,9 @@ impl NeonClient {
         let answer: OpsOnly = self
             .post_once("delete branch", &delete, move |since| async move {
                 match self.get_branch(id).await {
-                    Err(NeonError::NotFound(_)) => self.applied(Some(None), &[id], since).await,
+                    Err(NeonError::NotFound(_)) => {
+                        self.applied(Some(None), &[id], since, None).await
+                    }
                     Err(e) => Err(e),
                     Ok(_) => Ok(None),
                 }
@@ -198,7 +203,7 @@ impl NeonClient {
         self.post_once("create endpoint", &post, move |since| async move {
             let endpoints = self.list_endpoints(branch_id).await?;
             let found = endpoints.into_iter().find(|e| e.kind == kind);
-            self.applied(found, &[branch_id], since).await
+            self.applied(found, &[branch_id], since, None).await
         })
         .await
     }
@@ -282,21 +287,30 @@ impl NeonClient {
     }
 
     /// What a re-read `found` of an ambiguous mutation, with the operations it started on
-    /// `branch_ids`; `None` when it was not applied.
+    /// `branch_ids`; `None` when it was not applied. `made_at` is Neon's `created_at` of what
+    /// was found: on Neon's own clock, it bounds the operations far tighter than our `since`
+    /// less the clock skew, which could take another run's operation on the same branch a
+    /// moment earlier for this one's (simulation seed 26601: a foreign failed snapshot
+    /// operation made a good checkpoint look failed, and it was deleted).
     pub(super) async fn applied<T>(
         &self,
         found: Option<T>,
         branch_ids: &[&str],
         since: Timestamp,
+        made_at: Option<&str>,
     ) -> Result<Option<WithOps<T>>, NeonError> {
         let Some(value) = found else {
             return Ok(None);
         };
+        let floor = match made_at.and_then(|t| t.parse::<Timestamp>().ok()) {
+            Some(made) => made.checked_sub(MADE_SLACK).unwrap_or(made),
+            None => since.checked_sub(CLOCK_SKEW).unwrap_or(since),
+        };
         // Twice: the operations list may lag the mutation by one read, and missing the
         // operation it started would let the caller go on before it ends.
-        let mut operations = self.operations_of(branch_ids, since).await?;
+        let mut operations = self.operations_of(branch_ids, floor).await?;
         if operations.is_empty() {
-            operations = self.operations_of(branch_ids, since).await?;
+            operations = self.operations_of(branch_ids, floor).await?;
         }
         Ok(Some(WithOps { value, operations }))
     }
@@ -304,14 +318,13 @@ impl NeonClient {
     /// Operations on any of these branches that have not succeeded, after a re-read found the
     /// mutation applied: running ones to wait for, and failed ones, so that a mutation whose
     /// operation already failed (a snapshot that never completed, say) is never taken for
-    /// done. Operations come newest first, so the scan stops at the first one older than the
-    /// request (`since`).
+    /// done. Operations come newest first, so the scan stops at the first one older than
+    /// `floor`.
     async fn operations_of(
         &self,
         branch_ids: &[&str],
-        since: Timestamp,
+        floor: Timestamp,
     ) -> Result<Vec<Operation>, NeonError> {
-        let floor = since.checked_sub(CLOCK_SKEW).unwrap_or(since);
         let mut running = Vec::new();
         let mut pages = Pages::new(OPERATION_PAGE);
         while let Some(query) = pages.next_query(&[]) {

@@ -24,8 +24,11 @@ impl NeonClient {
     }
 
     /// Snapshots a root branch. `name` and `expires_at` go in the QUERY (the spec), not in a
-    /// JSON body as the docs' curl examples have it. After an ambiguous failure, a snapshot
-    /// with that name is the one we asked for.
+    /// JSON body as the docs' curl examples have it. After an ambiguous failure, the newest
+    /// snapshot of that branch with that name made since the request, in either of two reads
+    /// of the list, is the one we asked for: a concurrent run may have taken one of the same
+    /// name a moment before (a checkpoint's name has no run in it), and a list that lags one
+    /// read would show only that one (simulation seed 26601 adopted, then deleted it).
     pub async fn create_snapshot(
         &self,
         branch_id: &str,
@@ -41,9 +44,21 @@ impl NeonClient {
             None,
         );
         self.post_once("create snapshot", &post, move |since| async move {
-            let snapshots = self.list_snapshots().await?;
-            let found = snapshots.into_iter().find(|s| s.name == name);
-            self.applied(found, &[branch_id], since).await
+            let floor = since.checked_sub(CLOCK_SKEW).unwrap_or(since);
+            let made = |s: &Snapshot| s.created_at.parse::<jiff::Timestamp>().ok();
+            let mut seen = self.list_snapshots().await?;
+            seen.extend(self.list_snapshots().await?);
+            let found = seen
+                .into_iter()
+                .filter(|s| {
+                    s.name == name
+                        && s.source_branch_id.as_deref().is_none_or(|b| b == branch_id)
+                        && made(s).is_none_or(|t| t >= floor)
+                })
+                .max_by_key(made);
+            let made_at = found.as_ref().map(|s| s.created_at.clone());
+            self.applied(found, &[branch_id], since, made_at.as_deref())
+                .await
         })
         .await
     }
@@ -86,7 +101,9 @@ impl NeonClient {
             let new_id = branch.id.clone();
             let ids = [Some(new_id.as_str()), req.target_branch_id.as_deref()];
             let ids: Vec<&str> = ids.into_iter().flatten().collect();
-            self.applied(Some(branch), &ids, since).await
+            let made_at = branch.created_at.clone();
+            self.applied(Some(branch), &ids, since, Some(&made_at))
+                .await
         })
         .await
     }

@@ -36,7 +36,7 @@ fn branch(id: &str, name: &str) -> Value {
 }
 
 fn snapshot(id: &str, name: &str) -> Value {
-    json!({ "id": id, "name": name, "created_at": "2026-11-01T00:00:00Z" })
+    json!({ "id": id, "name": name, "created_at": jiff::Timestamp::now().to_string() })
 }
 
 fn op(id: &str, status: &str) -> Value {
@@ -292,6 +292,7 @@ async fn a_500_on_a_post_rereads_state_instead_of_posting_again() {
         .with_body(
             json!({ "snapshots": [snapshot("s1", "other"), snapshot("s2", "n")] }).to_string(),
         )
+        .expect(2) // a list may lag the snapshot by one read
         .create_async()
         .await;
     let ops = server
@@ -449,7 +450,8 @@ async fn the_operations_scan_stops_at_operations_older_than_the_request() {
         match (req.method, req.path.as_str()) {
             (Method::Post, _) => Ok(answer(500, None, json!({ "message": "internal error" }))),
             (Method::Get, "/projects/p1/snapshots") => {
-                ok(json!({ "snapshots": [snapshot("s1", "n")] }))
+                let at = "2026-11-30T12:00:00Z";
+                ok(json!({ "snapshots": [{ "id": "s1", "name": "n", "created_at": at }] }))
             }
             (Method::Get, "/projects/p1/operations") => {
                 let stamped = |id: &str, status: &str, at: &str| {

@@ -237,18 +237,33 @@ pub fn deletions_stay_within_what_is_ours(
 
 /// I7 — no snapshot of ours outlives its purpose: after a clean promotion, rollback or
 /// checkpoint, at most `kept` rollback points and `baselines` (one, or two right after two
-/// runs made one at once) of ours remain.
+/// runs made one at once) of ours remain. A rollback point of the current prod taken within
+/// the last `timeout` (10 minutes) is in flight: another run may be about to restore with it,
+/// so retention spares it (README: Retention).
 pub fn no_snapshot_outlives_its_purpose(
     s: &State,
     kept: usize,
     baselines_allowed: usize,
 ) -> Result<(), String> {
-    let ours: Vec<SnapshotName> = s
+    let prod = s
+        .branches
+        .values()
+        .find(|b| b.name == PROD)
+        .map(|b| b.id.clone());
+    let window = jiff::SignedDuration::from_secs(600);
+    let in_flight = |x: &neon_emulator::state::Snapshot| {
+        Some(&x.source_branch_id) == prod.as_ref() && s.now().duration_since(x.created_at) <= window
+    };
+    let ours: Vec<(SnapshotName, bool)> = s
         .snapshots
         .iter()
-        .filter_map(|x| SnapshotName::parse(&x.name))
+        .filter_map(|x| SnapshotName::parse(&x.name).map(|n| (n, in_flight(x))))
         .collect();
-    let points = ours.iter().filter(|n| n.kind.is_rollback_point()).count();
+    let points = ours
+        .iter()
+        .filter(|(n, flying)| n.kind.is_rollback_point() && !flying)
+        .count();
+    let ours: Vec<SnapshotName> = ours.into_iter().map(|(n, _)| n).collect();
     let baselines = ours
         .iter()
         .filter(|n| n.kind == SnapshotKind::Baseline)

@@ -250,14 +250,24 @@ fn after_run(
         .collect();
     let mut checks = Vec::new();
     if code != 0 {
+        // A snapshot whose own operation failed is no rollback point, even while it exists
+        // (a cancel may interrupt its deletion).
         let existing: Vec<String> = world.emu.with_state(|s| {
+            let failed = |ops: &[String]| {
+                s.operations
+                    .iter()
+                    .any(|o| ops.contains(&o.id) && o.outcome.is_failure())
+            };
             record
                 .snapshots
                 .iter()
-                .filter(|(id, _, _)| {
-                    s.snapshot(id).is_some_and(|snap| {
-                        SnapshotName::parse(&snap.name).is_some_and(|n| n.kind.is_rollback_point())
-                    })
+                .filter(|(id, _, ops)| {
+                    !failed(ops)
+                        && !record.unseen_snapshots.contains(id)
+                        && s.snapshot(id).is_some_and(|snap| {
+                            SnapshotName::parse(&snap.name)
+                                .is_some_and(|n| n.kind.is_rollback_point())
+                        })
                 })
                 .map(|(id, _, _)| id.clone())
                 .collect()

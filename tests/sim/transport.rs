@@ -95,6 +95,8 @@ impl Transport for SimTransport {
             );
             world.trace(format!("{line}{} → {}", query(&req.query), reply.status));
             invariants::after_request(world, self.run, req, &reply);
+            let lost_answer = matches!(mishap, Some(Mishap::After(_) | Mishap::AppliedThen500));
+            track_unseen(world, self.run, req, &reply, lost_answer);
             match mishap {
                 Some(Mishap::After(fault)) => {
                     world.trace(format!(
@@ -113,6 +115,26 @@ impl Transport for SimTransport {
                 }),
             }
         })
+    }
+}
+
+/// A snapshot whose creation's answer is lost is unseen by the run until it reads the list.
+fn track_unseen(
+    world: &World,
+    run: usize,
+    req: &Request,
+    reply: &neon_emulator::Reply,
+    lost_answer: bool,
+) {
+    let created = req.method == Method::Post && req.path.ends_with("/snapshot");
+    if created && lost_answer && reply.status < 300 {
+        let id = reply.json()["snapshot"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        world.track(|t| t.runs[run].unseen_snapshots.push(id));
+    } else if req.method == Method::Get && req.path.ends_with("/snapshots") && reply.status == 200 {
+        world.track(|t| t.runs[run].unseen_snapshots.clear());
     }
 }
 

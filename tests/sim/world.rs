@@ -22,6 +22,9 @@ pub struct RunRecord {
     pub command: &'static str,
     /// Snapshots this run created: (snapshot id, branch id, operation ids).
     pub snapshots: Vec<(String, String, Vec<String>)>,
+    /// Snapshots it created whose answer was lost and which no list it read since has shown
+    /// it: a run cancelled then cannot know their ids, so cannot output them (I8).
+    pub unseen_snapshots: Vec<String>,
     /// The snapshot this run restored onto prod, and prod's data right before.
     pub restored_prod: Option<(String, String)>,
     /// The same, for a restore request not yet answered.

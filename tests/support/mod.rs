@@ -321,3 +321,16 @@ pub fn parse_outputs(text: &str) -> HashMap<String, String> {
     }
     outputs
 }
+
+/// The outputs create-branch-action v6.4 documents, and the two that are set only when asked for
+/// and enabled.
+pub const CBA_OUTPUTS: &[&str] = &[
+    "db_url",
+    "db_url_pooled",
+    "db_host",
+    "db_host_pooled",
+    "password",
+    "branch_id",
+    "created",
+];
+pub const CBA_OPTIONAL_OUTPUTS: &[&str] = &["auth_url", "data_api_url"];

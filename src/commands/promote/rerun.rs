@@ -21,6 +21,8 @@ pub struct Earlier {
     /// Candidates and the baseline made from one, for recognising a completed promotion.
     promoted_or_not: Vec<Snapshot>,
     points: Vec<Snapshot>,
+    /// This run's start, by our clock.
+    started: jiff::Timestamp,
 }
 
 impl Earlier {
@@ -61,6 +63,7 @@ impl Earlier {
                 .collect(),
             promoted_or_not,
             points,
+            started,
         }
     }
 }
@@ -101,6 +104,25 @@ pub async fn rerun(
             ));
         }
         return Ok(Some(already(prod, sha, pr, rollback, candidate, earlier)));
+    }
+    // Prod was replaced while this run was starting: a concurrent run (an older one too) or a
+    // person changed it, and promoting now could undo that (simulation seed 81999: an older
+    // run promoted over a newer one that had just finished, and retention then deleted every
+    // trace of the newer one, whose re-run promoted its commit again). Neon's `created_at`
+    // has whole seconds, which errs towards "before".
+    if from.is_some()
+        && prod
+            .created_at
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|t| t > earlier.started)
+    {
+        return Ok(Some(Done::skipped(format!(
+            "production `{}` was replaced ({}, restored from {}) after this run started ({}): another run or a person changed it meanwhile, and promoting now could undo that, so nothing was promoted; to promote commit {sha}, run the workflow again with `command: promote` (a new run)",
+            prod.name,
+            prod.created_at,
+            from.unwrap_or("nothing"),
+            earlier.started,
+        ))));
     }
     // A later workflow run promoted, rolled back or refreshed dev since this one started.
     let run = ctx.github_run.as_ref().and_then(|g| g.run_id);
